@@ -1,0 +1,66 @@
+/**
+ * The gateway: a Fastify app with the FreeConvert v1 surface under /v1. Routes are registered
+ * from one explicit list below, so this file shows the whole API.
+ */
+import multipart from "@fastify/multipart";
+import Fastify, { type FastifyInstance } from "fastify";
+import { requireApiKey, requireJsonAccept } from "./auth.js";
+import { installErrorHandling } from "./errors.js";
+import { accountRoutes } from "./routes/account.js";
+import { downloadRoutes } from "./routes/download.js";
+import { jobRoutes } from "./routes/jobs.js";
+import { taskRoutes } from "./routes/tasks.js";
+import { uploadRoutes } from "./routes/upload.js";
+import { errorSchema, jobSchema, taskSchema, userSchema } from "./schemas.js";
+import type { GatewayDeps } from "./types.js";
+
+/** Builds the gateway app (not listening yet). */
+export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // No total request timeout: /wait and big uploads are long. Idle sockets are cut instead
+    // (connectionTimeout), a little after the longest /wait.
+    requestTimeout: 0,
+    connectionTimeout: (deps.settings.waitTimeoutSeconds + 60) * 1000,
+    keepAliveTimeout: 72_000,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+    disableRequestLogging: false,
+    trustProxy: true,
+  });
+  installErrorHandling(app);
+  app.addSchema(errorSchema);
+  app.addSchema(taskSchema);
+  app.addSchema(jobSchema);
+  app.addSchema(userSchema);
+
+  // JSON bodies: an empty body counts as {} (the reference's curl and Python samples send that).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (typeof body === "string" && body.trim() === "") return done(null, {});
+    return parseJson(request, body as string, done);
+  });
+  await app.register(multipart, { throwFileSizeLimit: true });
+
+  app.get("/healthz", async () => {
+    await deps.engine.prisma.$queryRaw`SELECT 1`;
+    return { status: "ok" };
+  });
+
+  // Routes of the signed links: the link is the credential.
+  await app.register(async (open) => {
+    uploadRoutes(open, deps);
+    downloadRoutes(open, deps);
+  });
+
+  // The API proper: JSON only, an API key on every request.
+  await app.register(async (api) => {
+    api.addHook("onRequest", requireJsonAccept);
+    api.addHook("onRequest", requireApiKey(deps));
+    jobRoutes(api, deps);
+    taskRoutes(api, deps);
+    accountRoutes(api, deps);
+  });
+  return app;
+}

@@ -1,0 +1,98 @@
+/**
+ * JSON schemas of the FreeConvert surface. They validate requests and shape responses; Fastify
+ * drops response properties a schema does not declare, so free-form parts (`payload`,
+ * `result`, `options`) are declared as open objects.
+ */
+const freeForm = { type: "object", additionalProperties: true } as const;
+const nullableString = { type: ["string", "null"] } as const;
+
+/** The `{code, message}` body of every error. */
+export const errorSchema = {
+  $id: "Error",
+  type: "object",
+  properties: { code: { type: "string" }, message: { type: "string" } },
+  required: ["code", "message"],
+} as const;
+
+/** A task. */
+export const taskSchema = {
+  $id: "Task",
+  type: "object",
+  properties: {
+    id: { type: "string" },
+    name: { type: "string" },
+    operation: { type: "string" },
+    status: { type: "string" },
+    payload: freeForm,
+    ignoreError: { type: "boolean" },
+    job: { anyOf: [{ type: "string" }, freeForm] },
+    dependsOn: { type: "array", items: { anyOf: [{ type: "string" }, freeForm] } },
+    result: freeForm,
+    code: nullableString,
+    message: nullableString,
+    percent: { type: "number" },
+    server: nullableString,
+    createdAt: { type: "string" },
+    updatedAt: { type: "string" },
+    startedAt: nullableString,
+    endedAt: nullableString,
+    links: freeForm,
+  },
+} as const;
+
+/** A job with its tasks. */
+export const jobSchema = {
+  $id: "Job",
+  type: "object",
+  properties: {
+    id: { type: "string" },
+    tag: nullableString,
+    status: { type: "string" },
+    interface: { type: "string" },
+    isRemoved: { type: "boolean" },
+    result: freeForm,
+    createdAt: { type: "string" },
+    updatedAt: { type: "string" },
+    startedAt: nullableString,
+    endedAt: nullableString,
+    tasks: { type: "array", items: { $ref: "Task#" } },
+    links: freeForm,
+  },
+} as const;
+
+/** The account of the key (`GET /account/me`). */
+export const userSchema = {
+  $id: "User",
+  type: "object",
+  properties: {
+    id: { type: "string" },
+    email: { type: "string" },
+    name: { type: "string" },
+    role: { type: "string" },
+    interface: { type: "string" },
+    parent: { type: "string" },
+    team: { type: "string" },
+    teamRole: { type: "string" },
+    createdAt: { type: "string" },
+  },
+} as const;
+
+/** Error responses every authenticated route can give. */
+export const commonErrors = {
+  400: { $ref: "Error#" },
+  401: { $ref: "Error#" },
+  404: { $ref: "Error#" },
+  406: { $ref: "Error#" },
+  429: { $ref: "Error#" },
+  500: { $ref: "Error#" },
+} as const;
+
+/** `:id` path parameter. */
+export const idParams = {
+  type: "object",
+  properties: { id: { type: "string", maxLength: 64 } },
+  required: ["id"],
+} as const;
+
+/** The body of a job or task creation: an object (its shape is checked by the job engine). */
+export const objectBody = { type: "object", additionalProperties: true } as const;

@@ -1,0 +1,1 @@
+export { startTransmute, type StartOptions, type Transmute } from "./start.js";

@@ -1,0 +1,145 @@
+/**
+ * Runs one task message: claim, run the operation's handler with a wall-clock limit and a
+ * heartbeat, then complete or fail the task under the claim's token. Outputs of an attempt
+ * that does not complete are deleted; the scratch directory is always removed.
+ */
+import { AppError, getOperation, isAppError, validateTaskPayload, type ErrorCode } from "@transmute/core";
+import { claimTask, completeTask, failTask, heartbeatTask, type Claim, type EngineDeps } from "@transmute/jobs";
+import { HANDLERS, OutputSink, type ImageConverter, type OperationContext } from "@transmute/operations";
+import type { OutboundPolicy } from "@transmute/outbound";
+import { createScratchDir, type BlobStore } from "@transmute/storage";
+
+/** What running a message needs. */
+export interface RunnerDeps {
+  engine: EngineDeps;
+  storage: BlobStore;
+  outbound: OutboundPolicy;
+  image: ImageConverter;
+  workerId: string;
+  scratchBase: string;
+  limits: {
+    maxPixels: number;
+    taskTimeoutSeconds: number;
+    taskTimeoutMaxSeconds: number;
+    importUrlMaxBytes: number;
+    importUrlTimeoutSeconds: number;
+    heartbeatSeconds: number;
+  };
+}
+
+/** Why a run was stopped from outside the handler. */
+class StopReason extends Error {
+  constructor(
+    readonly code: ErrorCode | "claim_lost",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Handles one queue message for `taskId`. Never throws: failures are recorded on the task. */
+export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<void> {
+  const log = deps.engine.log;
+  const claim = await claimTask(deps.engine, taskId, deps.workerId).catch((err) => {
+    log.error({ err, taskId }, "claiming a task failed");
+    return null;
+  });
+  if (!claim) return;
+  const { task } = claim;
+  const timeoutSec = Math.min(task.timeoutSec ?? deps.limits.taskTimeoutSeconds, deps.limits.taskTimeoutMaxSeconds);
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new StopReason("engine_timeout", `The task did not finish within its time limit of ${timeoutSec} s.`)),
+    timeoutSec * 1000,
+  );
+  let lastPercent: number | undefined;
+  const beat = setInterval(() => {
+    heartbeatTask(deps.engine, task.id, claim.token, lastPercent)
+      .then((alive) => {
+        if (!alive) controller.abort(new StopReason("claim_lost", "The task was canceled or taken over."));
+      })
+      .catch((err) => log.warn({ err, taskId }, "task heartbeat failed"));
+  }, deps.limits.heartbeatSeconds * 1000);
+  const sink = new OutputSink(deps.storage, task.id, claim.attempt);
+  const scratch = await createScratchDir(deps.scratchBase, task.id);
+  const started = Date.now();
+  try {
+    const handler = HANDLERS.get(task.operation);
+    if (!handler) throw new AppError("unknown_operation", `This worker has no handler for "${task.operation}".`);
+    const payload = task.payload as Record<string, unknown>;
+    // The payload was validated at creation; validate again, in case the worker is newer or older.
+    validateTaskPayload(task.name, task.operation, payload, getOperation(task.operation).minInputs > 0 ? Math.max(1, claim.inputs.length) : 0);
+    const ctx: OperationContext = {
+      task: { id: task.id, jobId: task.jobId, accountId: task.accountId, name: task.name, operation: task.operation, payload, attempt: claim.attempt },
+      inputs: claim.inputs,
+      storage: deps.storage,
+      scratchDir: scratch.path,
+      signal: controller.signal,
+      limits: {
+        maxPixels: deps.limits.maxPixels,
+        timeoutMs: timeoutSec * 1000,
+        importUrlMaxBytes: deps.limits.importUrlMaxBytes,
+        importUrlTimeoutMs: deps.limits.importUrlTimeoutSeconds * 1000,
+      },
+      outbound: deps.outbound,
+      engines: { image: deps.image },
+      output: sink,
+      progress: (percent) => {
+        lastPercent = percent;
+      },
+      log,
+    };
+    const outcome = await raceAbort(handler.run(ctx), controller.signal);
+    const done = await completeTask(deps.engine, claim, sink.files, outcome.result ?? {});
+    if (!done) await discardOutputs(deps, sink, claim, "the claim was lost before completion");
+    log.info({ taskId, operation: task.operation, ms: Date.now() - started, files: sink.files.length, completed: done }, "task ran");
+  } catch (raw) {
+    const reason = controller.signal.aborted ? controller.signal.reason : null;
+    await discardOutputs(deps, sink, claim, "the attempt failed");
+    if (reason instanceof StopReason && reason.code === "claim_lost") {
+      log.info({ taskId }, "task stopped: its claim was lost");
+      return;
+    }
+    const { code, message } = describeFailure(reason instanceof StopReason ? reason : raw);
+    if (!isAppError(raw) && !(reason instanceof StopReason)) log.error({ err: raw, taskId, operation: task.operation }, "task failed unexpectedly");
+    else log.info({ taskId, operation: task.operation, code, detail: isAppError(raw) ? raw.detail : undefined }, "task failed");
+    await failTask(deps.engine, claim, code, message).catch((err) => log.error({ err, taskId }, "recording a task failure failed"));
+  } finally {
+    clearTimeout(timer);
+    clearInterval(beat);
+    await scratch.cleanup();
+  }
+}
+
+/** Rejects as soon as `signal` aborts, even if the handler ignores the signal. */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function describeFailure(err: unknown): { code: ErrorCode; message: string } {
+  if (err instanceof StopReason && err.code !== "claim_lost") return { code: err.code, message: err.message };
+  if (isAppError(err)) {
+    // Request-level codes raised inside a handler are still the caller's input problems.
+    return { code: err.code, message: err.message };
+  }
+  return { code: "processing_failed", message: "The operation failed unexpectedly; the operator's log has the details." };
+}
+
+async function discardOutputs(deps: RunnerDeps, sink: OutputSink, claim: Claim, why: string): Promise<void> {
+  if (!sink.files.some((f) => !f.reference)) return;
+  await deps.storage.deletePrefix(sink.prefix).catch((err) => deps.engine.log.warn({ err, taskId: claim.task.id, why }, "removing outputs failed"));
+}

@@ -1,0 +1,119 @@
+/**
+ * A worker: registers itself and its engines, keeps a heartbeat, consumes the queues of the
+ * engine classes it serves, and runs the reconciler. Patient by design: it waits out a database
+ * or Redis outage instead of exiting, and on close it finishes the tasks it is running.
+ */
+import { hostname } from "node:os";
+import { heartbeatWorker, registerWorker, startReconciler, unregisterWorker, type EngineDeps, type Reconciler } from "@transmute/jobs";
+import { missingHandlers, type ImageConverter } from "@transmute/operations";
+import type { OutboundPolicy } from "@transmute/outbound";
+import type { QueueConsumer } from "@transmute/queue";
+import { sweepScratch, type BlobStore } from "@transmute/storage";
+import { runTaskMessage, type RunnerDeps } from "./run-message.js";
+
+/** An engine the worker found at start. */
+export interface EngineProbe {
+  name: string;
+  engineClass: string;
+  available: boolean;
+  version?: string;
+  /** What to install when it is missing. */
+  missing?: string;
+  conversions?: Array<{ from: string; to: string }>;
+}
+
+/** What a worker needs. */
+export interface WorkerDeps {
+  engine: EngineDeps;
+  storage: BlobStore;
+  outbound: OutboundPolicy;
+  image: ImageConverter;
+  probes: EngineProbe[];
+  scratchBase: string;
+  settings: {
+    concurrency: number;
+    /** Engine classes to serve (null: every available one). */
+    engines: readonly string[] | null;
+    heartbeatSeconds: number;
+    reconcileSeconds: number;
+    maxPixels: number;
+    taskTimeoutSeconds: number;
+    taskTimeoutMaxSeconds: number;
+    importUrlMaxBytes: number;
+    importUrlTimeoutSeconds: number;
+  };
+}
+
+/** A running worker. */
+export interface RunningWorker {
+  id: string;
+  classes: string[];
+  close(): Promise<void>;
+}
+
+/** Starts a worker. */
+export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
+  const log = deps.engine.log;
+  const missing = missingHandlers();
+  if (missing.length > 0) throw new Error(`This worker has no handler for: ${missing.join(", ")}. Refusing to start.`);
+  const available = deps.probes.filter((p) => p.available);
+  for (const p of deps.probes.filter((p) => !p.available)) {
+    log.warn({ engine: p.name }, `engine ${p.name} is unavailable: ${p.missing ?? "not installed"}`);
+  }
+  const offered = ["io", ...new Set(available.map((p) => p.engineClass))];
+  const classes = deps.settings.engines ? offered.filter((c) => c === "io" || deps.settings.engines!.includes(c)) : offered;
+  const id = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+
+  // Scratch directories older than the longest task belong to a worker that was killed.
+  await sweepScratch(deps.scratchBase, (deps.settings.taskTimeoutMaxSeconds + 60) * 1000).catch(() => undefined);
+
+  await registerWorker(deps.engine.prisma, {
+    id,
+    host: hostname(),
+    pid: process.pid,
+    engines: { classes, engines: available.map((p) => ({ name: p.name, engineClass: p.engineClass, version: p.version ?? null })) },
+  });
+  const beat = setInterval(() => {
+    heartbeatWorker(deps.engine.prisma, id).catch((err) => log.warn({ err }, "worker heartbeat failed"));
+  }, deps.settings.heartbeatSeconds * 1000);
+  beat.unref();
+
+  const runner: RunnerDeps = {
+    engine: deps.engine,
+    storage: deps.storage,
+    outbound: deps.outbound,
+    image: deps.image,
+    workerId: id,
+    scratchBase: deps.scratchBase,
+    limits: {
+      maxPixels: deps.settings.maxPixels,
+      taskTimeoutSeconds: deps.settings.taskTimeoutSeconds,
+      taskTimeoutMaxSeconds: deps.settings.taskTimeoutMaxSeconds,
+      importUrlMaxBytes: deps.settings.importUrlMaxBytes,
+      importUrlTimeoutSeconds: deps.settings.importUrlTimeoutSeconds,
+      heartbeatSeconds: deps.settings.heartbeatSeconds,
+    },
+  };
+  const consumer: QueueConsumer = deps.engine.queue.consume(classes, (message) => runTaskMessage(runner, message.taskId), {
+    concurrency: deps.settings.concurrency,
+  });
+  let reconciler: Reconciler | null = null;
+  try {
+    reconciler = await startReconciler(deps.engine, { intervalMs: deps.settings.reconcileSeconds * 1000, boot: deps.engine.queue.kind === "in-process" });
+  } catch (err) {
+    log.warn({ err }, "the first reconciler pass failed; it will run again");
+    reconciler = await startReconciler(deps.engine, { intervalMs: deps.settings.reconcileSeconds * 1000, boot: false }).catch(() => null);
+  }
+  log.info({ worker: id, classes, concurrency: deps.settings.concurrency }, "worker started");
+
+  return {
+    id,
+    classes,
+    async close() {
+      clearInterval(beat);
+      await reconciler?.close();
+      await consumer.close();
+      await unregisterWorker(deps.engine.prisma, id).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Every environment variable Transmute reads: name, default and doc. This table is the single
+ * source for the defaults of plain settings (parsed by the same code as a set value), for the
+ * list of known `TRANSMUTE_*` variables, and for the README and `--help`.
+ */
+
+/** One setting as `describeSettings` shows it. */
+export interface SettingDescription {
+  /** The environment variable. */
+  readonly name: string;
+  /** The default, as text: a value, or how it is derived when it depends on other settings. */
+  readonly default: string;
+  /** One sentence on what it does and what it accepts. */
+  readonly doc: string;
+}
+
+interface SettingEntry extends SettingDescription {
+  /** The default is derived in code (`default` only describes it), or there is none. */
+  readonly derived?: true;
+  /** The value is never echoed in an error message (it may be a credential). */
+  readonly secret?: true;
+}
+
+const MIB = 1024 * 1024;
+
+const SETTINGS = [
+  { name: "PORT", default: "3000", doc: "TCP port the HTTP server listens on (1-65535)." },
+  { name: "HOST", default: "127.0.0.1", doc: "Address the HTTP server binds: an IP address or host name; 0.0.0.0 or :: to accept other machines." },
+  { name: "PUBLIC_URL", default: "http://localhost:$PORT", derived: true, doc: "Absolute http(s) URL clients reach the server at, used in every link the API returns; a path prefix is kept, a trailing slash removed." },
+  { name: "TRANSMUTE_DATA_DIR", default: "./data", doc: "Directory for the embedded database, stored files and scratch space; a relative path is resolved from the working directory." },
+  { name: "TRANSMUTE_API_KEY", default: "(unset)", derived: true, secret: true, doc: "An API key valid for the default account, at least 16 printable characters without spaces; unset: only keys stored in the database work." },
+  { name: "TRANSMUTE_SECRET", default: "(generated at first boot, kept in the database)", derived: true, secret: true, doc: "Secret that signs upload and download links, shared by every process, at least 32 characters." },
+  { name: "TRANSMUTE_OUTBOUND_ALLOW", default: "(empty)", derived: true, doc: "Comma-separated CIDRs (10.0.0.0/8, fd00::/8), IP addresses, host names (minio) and subdomain patterns (*.corp.example) that outbound requests may reach although they are private, loopback or link-local." },
+  { name: "DATABASE_URL", default: "(unset: embedded PGlite)", derived: true, secret: true, doc: "postgres:// or postgresql:// URL of the shared database; together with REDIS_URL it selects the scaled-out mode." },
+  { name: "REDIS_URL", default: "(unset: in-process queue and events)", derived: true, secret: true, doc: "redis:// or rediss:// URL for the queue and events; together with DATABASE_URL it selects the scaled-out mode." },
+  { name: "TRANSMUTE_REDIS_PREFIX", default: "transmute", doc: "Prefix of every Redis key and channel (queues, events), so several installations can share one Redis; letters, digits, _ . - (at most 64)." },
+  { name: "TRANSMUTE_QUEUE_LOCK_SECONDS", default: "30", doc: "How long a worker's lock on a queue message lasts; a killed worker's message is redelivered after it expires (5-3600)." },
+  { name: "TRANSMUTE_STORAGE_DIR", default: "$TRANSMUTE_DATA_DIR/files", derived: true, doc: "Root of the local-disk file store; in the scaled-out mode every process must see the same directory (a shared volume)." },
+  { name: "TRANSMUTE_SCRATCH_DIR", default: "$TRANSMUTE_DATA_DIR/scratch", derived: true, doc: "Where workers create per-task scratch directories; must not overlap the storage directory." },
+  { name: "TRANSMUTE_WAIT_TIMEOUT_SECONDS", default: "240", doc: "Longest a /wait request is held open before it answers with the current state (1-3600)." },
+  { name: "TRANSMUTE_UPLOAD_SIZE_LIMIT", default: "5368709120", doc: "Largest upload in bytes (default 5 GiB, as FreeConvert); accepts suffixes: 100MB (10^6), 1GiB (2^30), also KB, KiB, TB, TiB." },
+  { name: "TRANSMUTE_UPLOAD_EXPIRES_SECONDS", default: "14400", doc: "How long an upload URL stays valid (1 s to 30 days)." },
+  { name: "TRANSMUTE_BASE64_BODY_LIMIT", default: String(64 * MIB), doc: "Largest JSON body of an import/base64 request in bytes (default 64 MiB, at most 256 MiB: the body is held in memory); suffixes as for the upload limit." },
+  { name: "TRANSMUTE_IMPORT_URL_MAX_BYTES", default: "$TRANSMUTE_UPLOAD_SIZE_LIMIT", derived: true, doc: "Largest file import/url downloads, in bytes; suffixes as for the upload limit." },
+  { name: "TRANSMUTE_IMPORT_URL_TIMEOUT_SECONDS", default: "300", doc: "Longest an import/url download may take (1-86400)." },
+  { name: "TRANSMUTE_FILE_RETENTION_SECONDS", default: "14400", doc: "Files are deleted this long after their task was created (default 4 h, as FreeConvert; 1 s to 365 days)." },
+  { name: "TRANSMUTE_TASK_RETENTION_SECONDS", default: "86400", doc: "Tasks and jobs are deleted this long after creation (default 24 h, as FreeConvert; 1 s to 365 days); not shorter than the file retention." },
+  { name: "TRANSMUTE_WORKER_CONCURRENCY", default: "(number of CPU cores)", derived: true, doc: "Tasks a worker runs at once (1-1024)." },
+  { name: "TRANSMUTE_WORKER_MEMORY_MB", default: "2048", doc: "Memory budget of one task in a worker, in MiB (128-1048576); the image pixel cap derives from it." },
+  { name: "TRANSMUTE_MAX_PIXELS", default: "$TRANSMUTE_WORKER_MEMORY_MB * 1048576 / 16", derived: true, doc: "Largest image (width x height, a whole number) a worker decodes; the default budgets 16 bytes a pixel: 4 bytes of RGBA for each of the input, the output and one intermediate copy, plus headroom." },
+  { name: "TRANSMUTE_TASK_TIMEOUT_SECONDS", default: "600", doc: "Wall-clock limit of a task that sets no timeout of its own (1-86400); not above the maximum." },
+  { name: "TRANSMUTE_TASK_TIMEOUT_MAX_SECONDS", default: "3600", doc: "Largest timeout a task may ask for (1-86400)." },
+  { name: "TRANSMUTE_ENGINES", default: "(every engine the worker can run)", derived: true, doc: "Comma-separated engine classes this worker serves, such as image,io (lowercase names)." },
+  { name: "TRANSMUTE_HEARTBEAT_SECONDS", default: "5", doc: "How often a worker renews its registration and the heartbeat of the tasks it runs (1-3600)." },
+  { name: "TRANSMUTE_RECONCILE_SECONDS", default: "15", doc: "How often ready tasks that are neither queued nor running are re-enqueued (1-3600)." },
+  { name: "TRANSMUTE_STALE_AFTER_SECONDS", default: "30", doc: "A claimed task whose heartbeat is older than this is taken back (2-86400); at least twice the heartbeat interval." },
+  { name: "LOG_LEVEL", default: "info", doc: "Log level: fatal, error, warn, info, debug, trace or silent." },
+] as const satisfies readonly SettingEntry[];
+
+/** The name of a setting Transmute reads. */
+export type SettingName = (typeof SETTINGS)[number]["name"];
+
+const BY_NAME: ReadonlyMap<string, SettingEntry> = new Map(SETTINGS.map((s: SettingEntry) => [s.name, s]));
+
+/** Every setting with its default and doc, in the order the README lists them. */
+export function describeSettings(): readonly SettingDescription[] {
+  return SETTINGS.map(({ name, default: value, doc }) => Object.freeze({ name, default: value, doc }));
+}
+
+/** The table entry of a setting. */
+export function findSetting(name: SettingName): SettingEntry {
+  return BY_NAME.get(name)!;
+}
+
+/** Every `TRANSMUTE_*` variable Transmute knows, for catching typos. */
+export function listKnownPrefixedNames(): string[] {
+  return SETTINGS.map((s) => s.name as string).filter((name) => name.startsWith("TRANSMUTE_"));
+}

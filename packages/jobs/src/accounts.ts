@@ -1,0 +1,90 @@
+/**
+ * Accounts and API keys. Keys are stored as SHA-256 hashes; a key is shown once, when made.
+ * The embedded mode makes a default account with a key on first start.
+ */
+import { AppError, createApiKey, hashApiKey } from "@transmute/core";
+import type { PrismaClient } from "@transmute/db";
+
+/** The account every key of a single-user install belongs to. */
+export const DEFAULT_ACCOUNT_EMAIL = "admin@localhost";
+
+/** An account with a freshly made key (the only time the key is visible). */
+export interface NewKey {
+  accountId: string;
+  keyId: string;
+  key: string;
+}
+
+/** Creates an account with one key. */
+export async function createAccount(prisma: PrismaClient, email: string, name = ""): Promise<NewKey> {
+  const existing = await prisma.account.findUnique({ where: { email } });
+  if (existing) throw new AppError("conflict", `An account with email ${email} exists already.`);
+  const accountId = crypto.randomUUID();
+  await prisma.account.create({ data: { id: accountId, email, name } });
+  return { accountId, ...(await createKey(prisma, accountId)) };
+}
+
+/** Adds a key to an account; `key` may be given (an operator-set key) or is generated. */
+export async function createKey(prisma: PrismaClient, accountId: string, opts: { key?: string; label?: string } = {}): Promise<{ keyId: string; key: string }> {
+  const key = opts.key ?? createApiKey();
+  const keyId = crypto.randomUUID();
+  await prisma.apiKey.create({ data: { id: keyId, accountId, keyHash: hashApiKey(key), prefix: key.slice(0, 8), label: opts.label ?? "" } });
+  return { keyId, key };
+}
+
+/** Lists keys (never the keys themselves: their prefix, label and dates). */
+export async function listKeys(prisma: PrismaClient, accountEmail?: string) {
+  return prisma.apiKey.findMany({
+    where: accountEmail ? { account: { email: accountEmail } } : {},
+    select: { id: true, prefix: true, label: true, createdAt: true, revokedAt: true, lastUsedAt: true, account: { select: { email: true, id: true } } },
+    orderBy: { createdAt: "asc" },
+  });
+}
+
+/** Revokes a key by id; false when there is no such key. */
+export async function revokeKey(prisma: PrismaClient, keyId: string): Promise<boolean> {
+  const { count } = await prisma.apiKey.updateMany({ where: { id: keyId, revokedAt: null }, data: { revokedAt: new Date() } });
+  return count === 1;
+}
+
+/** The default account, created if missing. */
+export async function ensureDefaultAccount(prisma: PrismaClient): Promise<string> {
+  const found = await prisma.account.findUnique({ where: { email: DEFAULT_ACCOUNT_EMAIL } });
+  if (found) return found.id;
+  const id = crypto.randomUUID();
+  await prisma.account.upsert({ where: { email: DEFAULT_ACCOUNT_EMAIL }, create: { id, email: DEFAULT_ACCOUNT_EMAIL, name: "default" }, update: {} });
+  return (await prisma.account.findUniqueOrThrow({ where: { email: DEFAULT_ACCOUNT_EMAIL } })).id;
+}
+
+/** Makes sure `key` is a valid key of the default account (TRANSMUTE_API_KEY, or the generated one). */
+export async function ensureDefaultKey(prisma: PrismaClient, key: string): Promise<void> {
+  const accountId = await ensureDefaultAccount(prisma);
+  const hash = hashApiKey(key);
+  const found = await prisma.apiKey.findUnique({ where: { keyHash: hash } });
+  if (found) {
+    if (found.revokedAt) await prisma.apiKey.update({ where: { id: found.id }, data: { revokedAt: null } });
+    return;
+  }
+  try {
+    await createKey(prisma, accountId, { key, label: "default" });
+  } catch (err) {
+    // Another process of the same install made it at the same moment.
+    if (!(await prisma.apiKey.findUnique({ where: { keyHash: hash } }))) throw err;
+  }
+}
+
+/** A key cache: authentication is on every request, revocation must still bite quickly. */
+const cache = new Map<string, { accountId: string | null; at: number }>();
+const CACHE_MS = 5000;
+
+/** The account of a key, or null for an unknown or revoked key. */
+export async function authenticateKey(prisma: PrismaClient, key: string): Promise<string | null> {
+  const hash = hashApiKey(key);
+  const hit = cache.get(hash);
+  if (hit && Date.now() - hit.at < CACHE_MS) return hit.accountId;
+  const row = await prisma.apiKey.findUnique({ where: { keyHash: hash }, select: { accountId: true, revokedAt: true } });
+  const accountId = row && !row.revokedAt ? row.accountId : null;
+  if (cache.size > 10_000) cache.clear();
+  cache.set(hash, { accountId, at: Date.now() });
+  return accountId;
+}

@@ -1,0 +1,12 @@
+export type { EngineDeps, EngineSettings, Logger, NewFile } from "./types.js";
+export { inTransaction, type Tx } from "./tx.js";
+export { createJob, signUploadSlot, type CreateJobOptions, type StageLargeField } from "./create-job.js";
+export { claimTask, heartbeatTask, completeTask, failTask, type Claim, type ClaimedInput } from "./run-task.js";
+export { openUploadSlot, checkUploadSignature, finishUpload, expireUploads, type OpenSlot } from "./uploads.js";
+export { relayOnce, startOutboxRelay, type OutboxRelay } from "./relay.js";
+export { reconcileOnce, startReconciler, type Reconciler, type ReconcileReport } from "./reconciler.js";
+export { getJobView, getTaskView, toTaskView, downloadUrl, signDownload, type JobView, type TaskView } from "./views.js";
+export * from "./accounts.js";
+export { loadSigningSecret } from "./settings-store.js";
+export * from "./workers.js";
+export { forgetLiveEngineClasses } from "./routing.js";

@@ -1,0 +1,88 @@
+/**
+ * Where a handler puts its outputs: files go under attempt-scoped keys
+ * (`tasks/<task>/<attempt>/<ordinal>`), so a second run of the same task never overwrites or
+ * mixes with the first; they become visible only when the task's completion commits.
+ */
+import type { Readable } from "node:stream";
+import { contentTypeOf, identifyFormat } from "@transmute/core";
+import { buildKey, type BlobStore } from "@transmute/storage";
+import type { InputFile } from "./context.js";
+import { readAll } from "./context.js";
+
+/** A file recorded by the sink. */
+export interface SinkFile {
+  ordinal: number;
+  name: string;
+  size: number;
+  contentType: string;
+  format: string | null;
+  sha256: string;
+  md5: string;
+  storageKey: string;
+  /** True when the file is another task's stored object, published again (not owned). */
+  reference: boolean;
+}
+
+/** Identifies a stored object's format from its first bytes. */
+export async function identifyStored(storage: BlobStore, key: string, size: number): Promise<string | null> {
+  if (size === 0) return null;
+  const head = await readAll(await storage.get(key, { start: 0, end: Math.min(size, 8192) - 1 }));
+  return identifyFormat(head);
+}
+
+/** Collects a task's outputs. */
+export class OutputSink {
+  readonly files: SinkFile[] = [];
+
+  constructor(
+    private readonly storage: BlobStore,
+    private readonly taskId: string,
+    private readonly attempt: number,
+  ) {}
+
+  /** The prefix that holds this attempt's own outputs (deleted when the attempt loses). */
+  get prefix(): string {
+    return buildKey("tasks", this.taskId, String(this.attempt));
+  }
+
+  private nextKey(): { ordinal: number; key: string } {
+    const ordinal = this.files.length;
+    return { ordinal, key: buildKey("tasks", this.taskId, String(this.attempt), String(ordinal)) };
+  }
+
+  private async record(ordinal: number, key: string, name: string, put: { size: number; sha256: string; md5: string }): Promise<SinkFile> {
+    const format = await identifyStored(this.storage, key, put.size);
+    const file: SinkFile = { ordinal, name, size: put.size, contentType: contentTypeOf(format, name), format, sha256: put.sha256, md5: put.md5, storageKey: key, reference: false };
+    this.files.push(file);
+    return file;
+  }
+
+  /** Stores a file a tool wrote to scratch. */
+  async addFile(localPath: string, name: string): Promise<SinkFile> {
+    const { ordinal, key } = this.nextKey();
+    return this.record(ordinal, key, name, await this.storage.putFile(key, localPath));
+  }
+
+  /** Stores a stream (a download), enforcing `maxBytes` while streaming. */
+  async addStream(source: Readable, name: string, opts: { maxBytes?: number; signal?: AbortSignal } = {}): Promise<SinkFile> {
+    const { ordinal, key } = this.nextKey();
+    return this.record(ordinal, key, name, await this.storage.put(key, source, opts));
+  }
+
+  /** Publishes an input file again under another name without copying its bytes. */
+  addReference(input: InputFile, name: string): SinkFile {
+    const file: SinkFile = {
+      ordinal: this.files.length,
+      name,
+      size: input.size,
+      contentType: input.name === name ? input.contentType : contentTypeOf(input.format, name),
+      format: input.format,
+      sha256: input.sha256,
+      md5: input.md5,
+      storageKey: input.storageKey,
+      reference: true,
+    };
+    this.files.push(file);
+    return file;
+  }
+}

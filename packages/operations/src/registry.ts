@@ -1,0 +1,17 @@
+/**
+ * The one visible list of operation handlers. Every operation the core defines with a queue
+ * trigger must have a handler here; the worker refuses to start otherwise.
+ */
+import { OPERATIONS } from "@transmute/core";
+import type { OperationHandler } from "./context.js";
+import { convert } from "./handlers/convert.js";
+import { exportUrl } from "./handlers/export-url.js";
+import { importUrl } from "./handlers/import-url.js";
+
+/** Handlers by operation name. */
+export const HANDLERS: ReadonlyMap<string, OperationHandler> = new Map([importUrl, convert, exportUrl].map((h) => [h.name, h]));
+
+/** The queue-triggered operations that have no handler (must be empty for a worker to start). */
+export function missingHandlers(): string[] {
+  return [...OPERATIONS.values()].filter((op) => op.trigger === "queue" && !HANDLERS.has(op.name)).map((op) => op.name);
+}

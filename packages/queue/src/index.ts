@@ -1,0 +1,3 @@
+export type * from "./types.js";
+export { createInProcessQueue, createInProcessEventBus } from "./in-process.js";
+export { createBullQueue, createRedisEventBus, type BullQueueOptions } from "./bullmq.js";

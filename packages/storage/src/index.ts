@@ -1,0 +1,4 @@
+export type { BlobStore, ByteRange, MaterializeOptions, PutOptions, PutResult } from "./blob-store.js";
+export { assertValidKey, buildKey, explainInvalidKey, MAX_KEY_LENGTH, normalizePrefix } from "./keys.js";
+export { createLocalDiskStore, type LocalDiskStore, type LocalDiskStoreOptions } from "./local-disk-store.js";
+export { createScratchDir, SCRATCH_PREFIX, sweepScratch, type ScratchDir } from "./scratch.js";
