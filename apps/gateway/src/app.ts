@@ -15,7 +15,9 @@ import { errorSchema, jobSchema, taskSchema, userSchema } from "./schemas.js";
 import type { GatewayDeps } from "./types.js";
 
 /** Builds the gateway app (not listening yet). */
-export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+export async function buildGateway(options: GatewayDeps): Promise<FastifyInstance> {
+  const closing = new AbortController();
+  const deps: GatewayDeps = { ...options, closing: closing.signal };
   const app = Fastify({
     loggerInstance: deps.logger,
     // No total request timeout: /wait and big uploads are long. Idle sockets are cut instead
@@ -25,10 +27,11 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     keepAliveTimeout: 72_000,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
-    disableRequestLogging: false,
     trustProxy: true,
   });
   installErrorHandling(app);
+  // Long /wait requests would hold a graceful close for minutes: they answer now instead.
+  app.addHook("preClose", async () => closing.abort());
   app.addSchema(errorSchema);
   app.addSchema(taskSchema);
   app.addSchema(jobSchema);

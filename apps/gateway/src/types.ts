@@ -20,6 +20,8 @@ export interface GatewayDeps {
   storage: BlobStore;
   settings: GatewaySettings;
   logger: FastifyBaseLogger;
+  /** Aborted when the gateway starts closing: waits answer at once with the current state. */
+  closing?: AbortSignal;
 }
 
 declare module "fastify" {

@@ -16,7 +16,7 @@ export async function waitForEnd<T>(
   matches: (event: DomainEvent) => boolean,
 ): Promise<T> {
   let view = await read();
-  if (isDone(view)) return view;
+  if (isDone(view) || deps.closing?.aborted) return view;
   return new Promise<T>((resolve, reject) => {
     let reading = false;
     let again = false;
@@ -28,6 +28,7 @@ export async function waitForEnd<T>(
       clearInterval(poll);
       unsubscribe();
       reply.raw.off("close", onClose);
+      deps.closing?.removeEventListener("abort", onClose);
       if (err) reject(err);
       else resolve(view);
     };
@@ -57,6 +58,7 @@ export async function waitForEnd<T>(
     const onClose = () => finish();
     // The response closes early when the client goes away.
     reply.raw.on("close", onClose);
+    deps.closing?.addEventListener("abort", onClose, { once: true });
     // An event may have come between the first read and the subscription.
     void check();
   });

@@ -71,7 +71,12 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     id,
     host: hostname(),
     pid: process.pid,
-    engines: { classes, engines: available.map((p) => ({ name: p.name, engineClass: p.engineClass, version: p.version ?? null })) },
+    engines: {
+      classes,
+      engines: available
+        .filter((p) => classes.includes(p.engineClass))
+        .map((p) => ({ name: p.name, engineClass: p.engineClass, version: p.version ?? null, conversions: p.conversions ?? [] })),
+    },
   });
   const beat = setInterval(() => {
     heartbeatWorker(deps.engine.prisma, id).catch((err) => log.warn({ err }, "worker heartbeat failed"));

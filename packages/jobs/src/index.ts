@@ -9,4 +9,4 @@ export { getJobView, getTaskView, toTaskView, downloadUrl, signDownload, type Jo
 export * from "./accounts.js";
 export { loadSigningSecret } from "./settings-store.js";
 export * from "./workers.js";
-export { forgetLiveEngineClasses } from "./routing.js";
+export { forgetLiveEngineClasses, liveCapabilities, type LiveCapabilities } from "./routing.js";

@@ -9,23 +9,37 @@ import type { Tx } from "./tx.js";
 /** Where a ready task goes, or why it cannot run. */
 export type Route = { ok: true; engineClass: string } | { ok: false; code: ErrorCode; message: string };
 
-let cache: { at: number; classes: Set<string> } | null = null;
-
-/** The engine classes served by workers whose heartbeat is fresh (cached for a second). */
-export async function liveEngineClasses(tx: Tx, staleAfterSeconds: number): Promise<Set<string>> {
-  if (cache && Date.now() - cache.at < 1000) return cache.classes;
-  const since = new Date(Date.now() - staleAfterSeconds * 1000);
-  const workers = await tx.worker.findMany({ where: { heartbeatAt: { gt: since }, stoppedAt: null }, select: { engines: true } });
-  const classes = new Set<string>();
-  for (const w of workers) {
-    const engines = (w.engines ?? {}) as { classes?: unknown };
-    if (Array.isArray(engines.classes)) for (const c of engines.classes) if (typeof c === "string") classes.add(c);
-  }
-  cache = { at: Date.now(), classes };
-  return classes;
+/** What live workers can do: the engine classes they serve and the conversions their engines probed. */
+export interface LiveCapabilities {
+  classes: Set<string>;
+  /** `from>to` pairs by engine class. */
+  conversions: Map<string, Set<string>>;
 }
 
-/** Forgets the cached registrations (tests, and a worker that just registered in this process). */
+let cache: { at: number; caps: LiveCapabilities } | null = null;
+
+/** Reads the capabilities of workers whose heartbeat is fresh (cached for a second). */
+export async function liveCapabilities(tx: Pick<Tx, "worker">, staleAfterSeconds: number): Promise<LiveCapabilities> {
+  if (cache && Date.now() - cache.at < 1000) return cache.caps;
+  const since = new Date(Date.now() - staleAfterSeconds * 1000);
+  const workers = await tx.worker.findMany({ where: { heartbeatAt: { gt: since }, stoppedAt: null }, select: { engines: true } });
+  const caps: LiveCapabilities = { classes: new Set(), conversions: new Map() };
+  for (const w of workers) {
+    const reg = (w.engines ?? {}) as { classes?: unknown; engines?: unknown };
+    if (Array.isArray(reg.classes)) for (const c of reg.classes) if (typeof c === "string") caps.classes.add(c);
+    if (!Array.isArray(reg.engines)) continue;
+    for (const engine of reg.engines as Array<{ engineClass?: unknown; conversions?: unknown }>) {
+      if (typeof engine.engineClass !== "string" || !Array.isArray(engine.conversions)) continue;
+      let pairs = caps.conversions.get(engine.engineClass);
+      if (!pairs) caps.conversions.set(engine.engineClass, (pairs = new Set()));
+      for (const c of engine.conversions as Array<{ from?: unknown; to?: unknown }>) pairs.add(`${String(c.from)}>${String(c.to)}`);
+    }
+  }
+  cache = { at: Date.now(), caps };
+  return caps;
+}
+
+/** Forgets the cached capabilities (tests, and a worker that just registered in this process). */
 export function forgetLiveEngineClasses(): void {
   cache = null;
 }
@@ -50,12 +64,12 @@ export async function routeTask(
   if (!engineClass) {
     return { ok: false, code: "unsupported_conversion", message: `No engine converts ${from} to ${to}.` };
   }
-  const live = await liveEngineClasses(tx, staleAfterSeconds);
-  if (!live.has(engineClass)) {
+  const live = await liveCapabilities(tx, staleAfterSeconds);
+  if (!live.classes.has(engineClass) || !live.conversions.get(engineClass)?.has(`${normalizeFormat(from)}>${to}`)) {
     return {
       ok: false,
       code: "unsupported_conversion",
-      message: `Converting ${from} to ${to} needs the "${engineClass}" engine, which no running worker has.`,
+      message: `No running worker converts ${from} to ${to} (the "${engineClass}" engine lacks it or is not running).`,
     };
   }
   return { ok: true, engineClass };
