@@ -61,6 +61,11 @@ export async function buildGateway(options: GatewayDeps): Promise<FastifyInstanc
   await app.register(async (api) => {
     api.addHook("onRequest", requireJsonAccept);
     api.addHook("onRequest", requireApiKey(deps));
+    // A POST without any body (no Content-Type either, as Java's sample sends it) counts as {},
+    // like the empty JSON body above.
+    api.addHook("preValidation", async (request) => {
+      if (request.method === "POST" && request.body === undefined) request.body = {};
+    });
     jobRoutes(api, deps);
     taskRoutes(api, deps);
     accountRoutes(api, deps);

@@ -87,6 +87,18 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
         },
         secretFields: [],
         largeFields: [],
+        check(payload) {
+          // Only the scheme is knowable from the payload; addresses are checked at connect time.
+          let url: URL;
+          try {
+            url = new URL(String(payload.url));
+          } catch {
+            throw new AppError("invalid_payload", `"url" is not an absolute URL.`);
+          }
+          if (url.protocol !== "http:" && url.protocol !== "https:") {
+            throw new AppError("invalid_payload", `"url" must be an http or https URL, not ${url.protocol.replace(":", "")}.`);
+          }
+        },
       },
       {
         name: "import/base64",

@@ -16,6 +16,11 @@ export type OpenSlot = Prisma.UploadSlotGetPayload<{ include: { task: true } }>;
 export async function openUploadSlot(deps: EngineDeps, slotId: string): Promise<OpenSlot> {
   const slot = await deps.prisma.uploadSlot.findUnique({ where: { id: slotId }, include: { task: true } });
   if (!slot) throw new AppError("not_found", "No upload form at this address.");
+  // Expiry first: a form that took no file reads as expired whether or not the reconciler has
+  // already failed its task, so a late client gets one answer, not one that depends on timing.
+  if (slot.expiresAt.getTime() <= Date.now() && slot.filesCount === 0) {
+    throw new AppError("upload_expired", "This upload form has expired; create a new import/upload task.");
+  }
   if (slot.status !== "open" || slot.task.status !== "processing") {
     throw new AppError("upload_finished", "This upload form has already received its file or its task ended.");
   }

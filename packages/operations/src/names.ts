@@ -1,5 +1,5 @@
 /** Output file names. */
-import { sanitizeFilename } from "@transmute/core";
+import { findFormat, guessFormatFromName, sameFormatFamily, sanitizeFilename } from "@transmute/core";
 
 /** The name without its last extension. */
 export function stemOf(name: string): string {
@@ -11,6 +11,21 @@ export function stemOf(name: string): string {
 /** `name` with its extension replaced by `ext`. */
 export function withExtension(name: string, ext: string): string {
   return `${stemOf(name)}.${ext}`;
+}
+
+/**
+ * The name of a file of `format` that a caller chose (`filename` of convert or export/url): the
+ * caller's name, but a download saved under it must open, so an extension naming another format
+ * is replaced (`some.zip` for a PNG gives `some.png`) and a missing or unknown one is added.
+ * A name whose extension fits the bytes (`x.jpeg` for jpg) is kept as given.
+ */
+export function nameForFormat(given: string, format: string | null): string {
+  const clean = sanitizeFilename(given);
+  const info = format ? findFormat(format) : undefined;
+  if (!info || info.detectOnly) return clean;
+  const named = guessFormatFromName(clean);
+  if (named && sameFormatFamily(named, info.ext)) return clean;
+  return named && findFormat(named) ? withExtension(clean, info.ext) : `${clean}.${info.ext}`;
 }
 
 /** A file name from a URL's last path segment, or null. */

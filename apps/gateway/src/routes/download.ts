@@ -2,6 +2,7 @@
  * Signed download links: `GET /v1/files/<file>/<name>?expires=&signature=`. The signature is
  * checked first, then the file row (a link outlives nothing: an expired or deleted file is 410).
  */
+import { Readable } from "node:stream";
 import { AppError, buildContentDisposition, signaturesMatch } from "@transmute/core";
 import { signDownload } from "@transmute/jobs";
 import type { FastifyInstance } from "fastify";
@@ -33,6 +34,8 @@ export function downloadRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       .header("content-disposition", buildContentDisposition(file.name))
       .header("cache-control", "private, no-store")
       .header("x-content-type-options", "nosniff");
-    return head ? reply.send() : reply.send(body);
+    // HEAD gets an empty stream, not nothing: Fastify's HEAD handling sets Content-Length: 0
+    // for an undefined payload, but keeps the header we set when the payload is a stream.
+    return reply.send(head ? Readable.from([]) : body);
   });
 }

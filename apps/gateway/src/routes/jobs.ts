@@ -4,6 +4,7 @@ import { createJob, getJobView } from "@transmute/jobs";
 import { stageBase64File } from "@transmute/operations";
 import type { FastifyInstance } from "fastify";
 import { commonErrors, idParams, objectBody } from "../schemas.js";
+import { assertIdShape } from "../ids.js";
 import type { GatewayDeps } from "../types.js";
 import { waitForEnd } from "../waiter.js";
 
@@ -36,6 +37,7 @@ export function jobRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     schema: { params: idParams, response: { 200: { $ref: "Job#" }, ...commonErrors } },
     handler: async (request) => {
       const { id } = request.params as { id: string };
+      assertIdShape("job", id);
       return getJobView(engine.prisma, engine.settings, request.accountId, id);
     },
   });
@@ -44,6 +46,7 @@ export function jobRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     schema: { params: idParams, response: { 200: { $ref: "Job#" }, ...commonErrors } },
     handler: async (request, reply) => {
       const { id } = request.params as { id: string };
+      assertIdShape("job", id);
       return waitForEnd(
         deps,
         reply,

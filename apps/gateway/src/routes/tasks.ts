@@ -3,6 +3,7 @@ import { OPERATIONS, isTaskEnded } from "@transmute/core";
 import { createJob, getJobView, getTaskView } from "@transmute/jobs";
 import type { FastifyInstance } from "fastify";
 import { commonErrors, idParams, objectBody } from "../schemas.js";
+import { assertIdShape } from "../ids.js";
 import type { GatewayDeps } from "../types.js";
 import { waitForEnd } from "../waiter.js";
 import { base64Staging } from "./jobs.js";
@@ -15,6 +16,7 @@ export function taskRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     schema: { params: idParams, response: { 200: { $ref: "Task#" }, ...commonErrors } },
     handler: async (request) => {
       const { id } = request.params as { id: string };
+      assertIdShape("task", id);
       return getTaskView(engine.prisma, engine.settings, request.accountId, id);
     },
   });
@@ -23,6 +25,7 @@ export function taskRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     schema: { params: idParams, response: { 200: { $ref: "Task#" }, ...commonErrors } },
     handler: async (request, reply) => {
       const { id } = request.params as { id: string };
+      assertIdShape("task", id);
       return waitForEnd(
         deps,
         reply,

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { AppError, normalizeFormat, sameFormatFamily } from "@transmute/core";
 import type { OperationHandler } from "../context.js";
-import { withExtension } from "../names.js";
+import { nameForFormat, withExtension } from "../names.js";
 
 export const convert: OperationHandler = {
   name: "convert",
@@ -26,7 +26,7 @@ export const convert: OperationHandler = {
       { inputPath, outputPath, inputFormat: from, outputFormat: to, options: payload.options ?? {}, limits: { maxPixels: ctx.limits.maxPixels } },
       { signal: ctx.signal, timeoutMs: ctx.limits.timeoutMs },
     );
-    const name = typeof payload.filename === "string" ? payload.filename : withExtension(input.name, to);
+    const name = typeof payload.filename === "string" ? nameForFormat(payload.filename, to) : withExtension(input.name, to);
     await ctx.output.addFile(outputPath, name);
     const result: Record<string, unknown> = { width: out.width, height: out.height };
     if (out.ignoredOptions.length > 0) result.ignored_options = out.ignoredOptions;

@@ -6,7 +6,7 @@ import { PassThrough } from "node:stream";
 import archiver from "archiver";
 import { AppError } from "@transmute/core";
 import type { OperationHandler } from "../context.js";
-import { withExtension } from "../names.js";
+import { nameForFormat, withExtension } from "../names.js";
 
 export const exportUrl: OperationHandler = {
   name: "export/url",
@@ -30,7 +30,7 @@ export const exportUrl: OperationHandler = {
       return {};
     }
     ctx.inputs.forEach((input, i) => {
-      ctx.output.addReference(input, i === 0 && given && ctx.inputs.length === 1 ? given : input.name);
+      ctx.output.addReference(input, i === 0 && given && ctx.inputs.length === 1 ? nameForFormat(given, input.format) : input.name);
     });
     return {};
   },
