@@ -5,6 +5,11 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
+/** The data directory is held by another live process: an operator condition, shown without a stack. */
+export class DataDirLockedError extends Error {
+  override name = "DataDirLockedError";
+}
+
 /** A held lock. */
 export interface DataDirLock {
   release(): Promise<void>;
@@ -31,7 +36,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new Error(
+        throw new DataDirLockedError(
           `The embedded database in ${dataDir} is in use by process ${pid}. Stop that server first, or give this one its own TRANSMUTE_DATA_DIR.`,
         );
       }

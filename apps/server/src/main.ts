@@ -6,6 +6,7 @@
  */
 import { ConfigError, describeSettings, loadConfig, type Role } from "@transmute/config";
 import { runAdminCommand } from "./admin.js";
+import { DataDirLockedError } from "./data-dir-lock.js";
 import { startTransmute } from "./start.js";
 
 const USAGE = `Usage: transmute [all|gateway|worker]
@@ -64,7 +65,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err) => {
-    if (err instanceof ConfigError) console.error(err.message);
+    if (err instanceof ConfigError || err instanceof DataDirLockedError) console.error(err.message);
     else console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
     process.exit(1);
   },

@@ -92,6 +92,7 @@ export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<
     const outcome = await raceAbort(handler.run(ctx), controller.signal);
     const done = await completeTask(deps.engine, claim, sink.files, outcome.result ?? {});
     if (!done) await discardOutputs(deps, sink, claim, "the claim was lost before completion");
+    else await removeEarlierAttempts(deps, claim);
     log.info({ taskId, operation: task.operation, ms: Date.now() - started, files: sink.files.length, completed: done }, "task ran");
   } catch (raw) {
     const reason = controller.signal.aborted ? controller.signal.reason : null;
@@ -103,7 +104,11 @@ export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<
     const { code, message } = describeFailure(reason instanceof StopReason ? reason : raw);
     if (!isAppError(raw) && !(reason instanceof StopReason)) log.error({ err: raw, taskId, operation: task.operation }, "task failed unexpectedly");
     else log.info({ taskId, operation: task.operation, code, detail: isAppError(raw) ? raw.detail : undefined }, "task failed");
-    await failTask(deps.engine, claim, code, message).catch((err) => log.error({ err, taskId }, "recording a task failure failed"));
+    const failed = await failTask(deps.engine, claim, code, message).catch((err) => {
+      log.error({ err, taskId }, "recording a task failure failed");
+      return false;
+    });
+    if (failed) await removeEarlierAttempts(deps, claim);
   } finally {
     clearTimeout(timer);
     clearInterval(beat);
@@ -137,6 +142,17 @@ function describeFailure(err: unknown): { code: ErrorCode; message: string } {
     return { code: err.code, message: err.message };
   }
   return { code: "processing_failed", message: "The operation failed unexpectedly; the operator's log has the details." };
+}
+
+/**
+ * Once this attempt has ended the task, no earlier attempt can: what one left in storage (a
+ * worker killed after writing its outputs but before committing them) is removed.
+ */
+async function removeEarlierAttempts(deps: RunnerDeps, claim: Claim): Promise<void> {
+  for (let attempt = 1; attempt < claim.attempt; attempt++) {
+    const prefix = new OutputSink(deps.storage, claim.task.id, attempt).prefix;
+    await deps.storage.deletePrefix(prefix).catch((err) => deps.engine.log.warn({ err, taskId: claim.task.id, prefix }, "removing an earlier attempt's outputs failed"));
+  }
 }
 
 async function discardOutputs(deps: RunnerDeps, sink: OutputSink, claim: Claim, why: string): Promise<void> {

@@ -51,8 +51,9 @@ export async function revokeKey(prisma: PrismaClient, keyId: string): Promise<bo
 export async function ensureDefaultAccount(prisma: PrismaClient): Promise<string> {
   const found = await prisma.account.findUnique({ where: { email: DEFAULT_ACCOUNT_EMAIL } });
   if (found) return found.id;
-  const id = crypto.randomUUID();
-  await prisma.account.upsert({ where: { email: DEFAULT_ACCOUNT_EMAIL }, create: { id, email: DEFAULT_ACCOUNT_EMAIL, name: "default" }, update: {} });
+  // Processes booting together on a fresh database all get here: ON CONFLICT DO NOTHING lets the
+  // first insert win (Prisma's upsert is a read then a write, and the loser hit the unique key).
+  await prisma.account.createMany({ data: [{ id: crypto.randomUUID(), email: DEFAULT_ACCOUNT_EMAIL, name: "default" }], skipDuplicates: true });
   return (await prisma.account.findUniqueOrThrow({ where: { email: DEFAULT_ACCOUNT_EMAIL } })).id;
 }
 
