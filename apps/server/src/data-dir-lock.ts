@@ -2,6 +2,7 @@
  * The embedded database is a directory that one process at a time may open. A lock file with
  * the owner's pid keeps a second server (or the key CLI) from opening it while the first runs.
  */
+import { readFileSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -18,9 +19,17 @@ export interface DataDirLock {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // A killed process its parent has not reaped yet still answers kill(0): on Linux, a zombie
+  // (state Z) or a dead one (X) holds nothing.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return true;
   }
 }
 

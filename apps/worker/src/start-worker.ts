@@ -99,9 +99,15 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       heartbeatSeconds: deps.settings.heartbeatSeconds,
     },
   };
-  const consumer: QueueConsumer = deps.engine.queue.consume(classes, (message) => runTaskMessage(runner, message.taskId), {
-    concurrency: deps.settings.concurrency,
-  });
+  // Conversions share one budget across engine classes (the machine's cores); imports and
+  // exports wait on the network, not the CPU, and get a budget of the same size of their own.
+  const run = (message: { taskId: string }) => runTaskMessage(runner, message.taskId);
+  const conversions = createLimiter(deps.settings.concurrency);
+  const engineClasses = classes.filter((c) => c !== "io");
+  const consumers: QueueConsumer[] = [deps.engine.queue.consume(["io"], run, { concurrency: deps.settings.concurrency })];
+  if (engineClasses.length > 0) {
+    consumers.push(deps.engine.queue.consume(engineClasses, (message) => conversions(() => run(message)), { concurrency: deps.settings.concurrency }));
+  }
   let reconciler: Reconciler | null = null;
   try {
     reconciler = await startReconciler(deps.engine, { intervalMs: deps.settings.reconcileSeconds * 1000, boot: deps.engine.queue.kind === "in-process" });
@@ -117,8 +123,24 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     async close() {
       clearInterval(beat);
       await reconciler?.close();
-      await consumer.close();
+      await Promise.all(consumers.map((c) => c.close()));
       await unregisterWorker(deps.engine.prisma, id).catch(() => undefined);
     },
+  };
+}
+
+/** Runs at most `limit` of the functions given to it at once; the others wait their turn. */
+export function createLimiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async (fn) => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await fn();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
   };
 }

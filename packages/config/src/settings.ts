@@ -45,7 +45,7 @@ const SETTINGS = [
   { name: "TRANSMUTE_IMPORT_URL_TIMEOUT_SECONDS", default: "300", doc: "Longest an import/url download may take (1-86400)." },
   { name: "TRANSMUTE_FILE_RETENTION_SECONDS", default: "14400", doc: "Files are deleted this long after their task was created (default 4 h, as FreeConvert; 1 s to 365 days)." },
   { name: "TRANSMUTE_TASK_RETENTION_SECONDS", default: "86400", doc: "Tasks and jobs are deleted this long after creation (default 24 h, as FreeConvert; 1 s to 365 days); not shorter than the file retention." },
-  { name: "TRANSMUTE_WORKER_CONCURRENCY", default: "(number of CPU cores)", derived: true, doc: "Tasks a worker runs at once (1-1024)." },
+  { name: "TRANSMUTE_WORKER_CONCURRENCY", default: "(number of CPU cores)", derived: true, doc: "Conversions a worker runs at once, across its engines (1-1024); imports and exports run beside them with a budget of the same size." },
   { name: "TRANSMUTE_WORKER_MEMORY_MB", default: "2048", doc: "Memory budget of one task in a worker, in MiB (128-1048576); the image pixel cap derives from it." },
   { name: "TRANSMUTE_MAX_PIXELS", default: "$TRANSMUTE_WORKER_MEMORY_MB * 1048576 / 16", derived: true, doc: "Largest image (width x height, a whole number) a worker decodes; the default budgets 16 bytes a pixel: 4 bytes of RGBA for each of the input, the output and one intermediate copy, plus headroom." },
   { name: "TRANSMUTE_TASK_TIMEOUT_SECONDS", default: "600", doc: "Wall-clock limit of a task that sets no timeout of its own (1-86400); not above the maximum." },

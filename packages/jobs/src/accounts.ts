@@ -17,10 +17,10 @@ export interface NewKey {
 
 /** Creates an account with one key. */
 export async function createAccount(prisma: PrismaClient, email: string, name = ""): Promise<NewKey> {
-  const existing = await prisma.account.findUnique({ where: { email } });
-  if (existing) throw new AppError("conflict", `An account with email ${email} exists already.`);
   const accountId = crypto.randomUUID();
-  await prisma.account.create({ data: { id: accountId, email, name } });
+  // Insert-or-nothing, so two concurrent creations of one email give one account and a conflict.
+  const { count } = await prisma.account.createMany({ data: [{ id: accountId, email, name }], skipDuplicates: true });
+  if (count === 0) throw new AppError("conflict", `An account with email ${email} exists already.`);
   return { accountId, ...(await createKey(prisma, accountId)) };
 }
 
@@ -83,8 +83,10 @@ export async function authenticateKey(prisma: PrismaClient, key: string): Promis
   const hash = hashApiKey(key);
   const hit = cache.get(hash);
   if (hit && Date.now() - hit.at < CACHE_MS) return hit.accountId;
-  const row = await prisma.apiKey.findUnique({ where: { keyHash: hash }, select: { accountId: true, revokedAt: true } });
+  const row = await prisma.apiKey.findUnique({ where: { keyHash: hash }, select: { id: true, accountId: true, revokedAt: true } });
   const accountId = row && !row.revokedAt ? row.accountId : null;
+  // Recorded on cache misses only, so at most once per key per cache period and process.
+  if (row && accountId) void prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => undefined);
   if (cache.size > 10_000) cache.clear();
   cache.set(hash, { accountId, at: Date.now() });
   return accountId;

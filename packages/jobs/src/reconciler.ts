@@ -28,18 +28,16 @@ export async function reconcileOnce(deps: EngineDeps, opts: { queuedOlderThanMs:
     async (tx) => {
       const [lock] = await tx.$queryRaw<Array<{ ok: boolean }>>`SELECT pg_try_advisory_xact_lock(${RECONCILE_LOCK}) AS ok`;
       if (!lock?.ok) return { requeued: 0, takenBack: 0, uploadsExpired: 0, skipped: true };
+      // Enqueueing a task that is still on the queue is a no-op (same dedupe key), and one whose
+      // message was lost gets it back; so every task queued for a while is simply enqueued again.
       const queuedBefore = new Date(Date.now() - opts.queuedOlderThanMs);
-      const pendingEnqueues = await tx.outbox.count({ where: { kind: "enqueue" } });
-      let requeued = 0;
-      if (pendingEnqueues === 0 || opts.queuedOlderThanMs === 0) {
-        const queued = await tx.task.findMany({
-          where: { status: "queued", updatedAt: { lte: queuedBefore } },
-          select: { id: true, engineClass: true, attempt: true },
-          take: 1000,
-        });
-        for (const t of queued) await queue.enqueue(t.engineClass, { taskId: t.id }, dedupeKey(t.id, t.attempt));
-        requeued = queued.length;
-      }
+      const queued = await tx.task.findMany({
+        where: { status: "queued", updatedAt: { lte: queuedBefore } },
+        select: { id: true, engineClass: true, attempt: true },
+        take: 1000,
+      });
+      for (const t of queued) await queue.enqueue(t.engineClass, { taskId: t.id }, dedupeKey(t.id, t.attempt));
+      const requeued = queued.length;
       const staleBefore = new Date(Date.now() - settings.staleAfterSeconds * 1000);
       const stale = await tx.task.findMany({
         where: { status: "processing", attemptToken: { not: null }, heartbeatAt: { lt: staleBefore } },

@@ -24,8 +24,10 @@ interface Row {
   payload: Record<string, unknown>;
 }
 
+const BATCH = 200;
+
 /** Publishes one batch; returns how many rows it handled. */
-export async function relayOnce(deps: EngineDeps, batch = 200): Promise<number> {
+export async function relayOnce(deps: EngineDeps, batch = BATCH): Promise<number> {
   return inTransaction(deps.prisma, async (tx) => {
     const rows = await tx.$queryRaw<Row[]>`SELECT id, kind, payload FROM "Outbox" ORDER BY id LIMIT ${batch} FOR UPDATE SKIP LOCKED`;
     if (rows.length === 0) return 0;
@@ -51,8 +53,9 @@ export function startOutboxRelay(deps: EngineDeps, opts: { pollMs?: number } = {
     do {
       again = false;
       try {
-        while ((await relayOnce(deps)) > 0) {
-          /* keep going while there is work */
+        // A short batch means the outbox was drained; rows committed since come with their own kick.
+        while ((await relayOnce(deps, BATCH)) >= BATCH) {
+          /* keep going while batches come back full */
         }
       } catch (err) {
         deps.log.warn({ err }, "outbox relay pass failed; will retry");
