@@ -4,6 +4,8 @@
  * their format, corrupt, truncated and decompression-bomb images, and a pair no engine converts.
  * A failed task never stops the worker: a good job runs right after.
  */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { download, type TestServer } from "../support/harness.js";
 import {
@@ -55,6 +57,24 @@ async function expectWorkerStillConverts(): Promise<void> {
   const image = await decode((await download(taskOf(job, "export").result.url)).bytes);
   expect(image).toMatchObject({ format: "webp", width: 40, height: 30 });
 }
+
+describe("the per-task timeout", () => {
+  it("a conversion past its `timeout` fails with engine_timeout, its process is killed, nothing is left in scratch", async () => {
+    const sharp = (await import("sharp")).default;
+    // 16 megapixels of noise: AVIF takes libaom many seconds, far past a 1 s budget.
+    const noisy = await sharp({ create: { width: 4000, height: 4000, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 40 } } })
+      .jpeg({ quality: 80 })
+      .toBuffer();
+    const started = Date.now();
+    const { job } = await convertBytes(noisy, "noise.jpg", { output_format: "avif", timeout: 1 });
+    const convert = taskOf(job, "convert");
+    expectTaskFailed(convert, "engine_timeout");
+    expect(convert.message).toContain("1 s");
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(readdirSync(join(server.dataDir, "scratch"))).toEqual([]);
+    await expectWorkerStillConverts();
+  });
+});
 
 describe("conversions", () => {
   it("svg -> jpg with background and image_custom_width: the size scales and the background fills the canvas", async () => {

@@ -90,12 +90,15 @@ export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<
       log,
     };
     const outcome = await raceAbort(handler.run(ctx), controller.signal);
+    // Scratch goes before the task ends, so a client that sees the end sees nothing left behind.
+    await scratch.cleanup();
     const done = await completeTask(deps.engine, claim, sink.files, outcome.result ?? {});
     if (!done) await discardOutputs(deps, sink, claim, "the claim was lost before completion");
     else await removeEarlierAttempts(deps, claim);
     log.info({ taskId, operation: task.operation, ms: Date.now() - started, files: sink.files.length, completed: done }, "task ran");
   } catch (raw) {
     const reason = controller.signal.aborted ? controller.signal.reason : null;
+    await scratch.cleanup();
     await discardOutputs(deps, sink, claim, "the attempt failed");
     if (reason instanceof StopReason && reason.code === "claim_lost") {
       log.info({ taskId }, "task stopped: its claim was lost");
