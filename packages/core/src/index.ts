@@ -9,3 +9,4 @@ export * from "./formats.js";
 export * from "./image-options.js";
 export * from "./signing.js";
 export * from "./content-types.js";
+export * from "./files.js";

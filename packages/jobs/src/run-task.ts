@@ -3,24 +3,14 @@
  * Completion and failure are conditional on the token, so a redelivered or duplicated message,
  * or a worker that lost its claim, can never end a task twice.
  */
-import { createToken, type ErrorCode } from "@transmute/core";
+import { createToken, type ErrorCode, type InputFileOf } from "@transmute/core";
 import type { Prisma } from "@transmute/db";
 import { emitEvent, engineTransaction, lockJob } from "./tx.js";
 import { endTaskWithFailure, endTaskWithFiles, refreshJobStatus } from "./transitions.js";
 import type { EngineDeps, NewFile } from "./types.js";
 
 /** One input file of a claimed task. */
-export interface ClaimedInput {
-  taskId: string;
-  ordinal: number;
-  name: string;
-  size: number;
-  contentType: string;
-  format: string | null;
-  storageKey: string;
-  sha256: string;
-  md5: string;
-}
+export type ClaimedInput = InputFileOf;
 
 /** A task claimed by this worker. */
 export interface Claim {

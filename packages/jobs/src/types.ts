@@ -1,4 +1,5 @@
 /** Shared types of the job engine. */
+import type { StoredFile } from "@transmute/core";
 import type { PrismaClient } from "@transmute/db";
 import type { EventBus, TaskQueue } from "@transmute/queue";
 
@@ -37,13 +38,4 @@ export interface EngineDeps {
 }
 
 /** A file to record for a task (already committed to storage). */
-export interface NewFile {
-  ordinal: number;
-  name: string;
-  size: number;
-  contentType: string;
-  format: string | null;
-  sha256: string;
-  md5: string;
-  storageKey: string;
-}
+export type NewFile = StoredFile;

@@ -3,23 +3,13 @@
  * limits, and a sink for its outputs. Handlers never see which storage driver or queue runs.
  */
 import type { Readable } from "node:stream";
+import type { InputFileOf } from "@transmute/core";
 import type { BlobStore } from "@transmute/storage";
 import type { OutboundPolicy } from "@transmute/outbound";
 import type { OutputSink } from "./output-sink.js";
 
 /** One input file of the task, in input order. */
-export interface InputFile {
-  taskId: string;
-  ordinal: number;
-  name: string;
-  size: number;
-  contentType: string;
-  /** Format identified from the bytes; null when unknown. */
-  format: string | null;
-  storageKey: string;
-  sha256: string;
-  md5: string;
-}
+export type InputFile = InputFileOf;
 
 /** Runs an image conversion where it can be killed (the engines' process pool). */
 export interface ImageConverter {

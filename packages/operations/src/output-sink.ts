@@ -4,21 +4,13 @@
  * mixes with the first; they become visible only when the task's completion commits.
  */
 import type { Readable } from "node:stream";
-import { contentTypeOf, identifyFormat } from "@transmute/core";
+import { contentTypeOf, identifyFormat, type StoredFile } from "@transmute/core";
 import { buildKey, type BlobStore } from "@transmute/storage";
 import type { InputFile } from "./context.js";
 import { readAll } from "./context.js";
 
 /** A file recorded by the sink. */
-export interface SinkFile {
-  ordinal: number;
-  name: string;
-  size: number;
-  contentType: string;
-  format: string | null;
-  sha256: string;
-  md5: string;
-  storageKey: string;
+export interface SinkFile extends StoredFile {
   /** True when the file is another task's stored object, published again (not owned). */
   reference: boolean;
 }
