@@ -10,7 +10,7 @@ import { applyMigrations, createDatabase } from "../src/index.js";
 // The boot runner against a real PostgreSQL: several processes booting at once, then Prisma
 // itself (its schema engine) checking the result. Each run gets its own throwaway database.
 
-const adminUrl = process.env.TRANSMUTE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const child = fileURLToPath(new URL("./fixtures/apply-migrations-child.mjs", import.meta.url));
 const prismaEngine = fileURLToPath(new URL("./fixtures/prisma-engine-deploy.mjs", import.meta.url));
 const builtIndex = fileURLToPath(new URL("../dist/index.js", import.meta.url));
@@ -36,7 +36,7 @@ if (!reachable && !onCi) {
     `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
       `!! PostgreSQL is not reachable at ${adminUrl}\n` +
       `!! SKIPPING the PostgreSQL migration tests (they fail instead when CI=true).\n` +
-      `!! Set TRANSMUTE_TEST_POSTGRES_URL to a server where databases can be created.\n` +
+      `!! Set TEST_DATABASE_URL to a server where databases can be created.\n` +
       `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
   );
 }
