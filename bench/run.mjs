@@ -8,7 +8,8 @@
  * default 8), BENCH_TINY_JOBS (sequential tiny jobs for the overhead, default 40), BENCH_SKIP_SCALED=1,
  * BENCH_DATABASE_URL / BENCH_REDIS_URL (default the local services), BENCH_JSON (write the
  * results there as JSON; bench/out/ is git-ignored), BENCH_SERVER_NODE_ARGS (extra node flags for the server processes,
- * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them).
+ * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them), BENCH_COMPOSE_RUNS (jobs of each
+ * compose workload, merge 50 JPEGs into a PDF and zip 100 files, default 5).
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -17,6 +18,7 @@ import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { runBaseline } from "./lib/baseline.mjs";
 import { runJob } from "./lib/client.mjs";
+import { MERGE_IMAGES, ZIP_FILES, mergeDirect, mergeThroughApi, zipDirect, zipThroughApi } from "./lib/compose.mjs";
 import { makeInputs } from "./lib/images.mjs";
 import { descendants, procAvailable, servicesCpuByPid, servicesCpuDelta, splitCpuSeconds, systemCpuSeconds } from "./lib/procstat.mjs";
 import { freePort, live, startServer, stopAll } from "./lib/server.mjs";
@@ -37,6 +39,7 @@ const intEnv = (name, dflt, min = 1) => {
 const JOBS = intEnv("BENCH_JOBS", 48);
 const INFLIGHT = intEnv("BENCH_CONCURRENCY", 8);
 const TINY_JOBS = intEnv("BENCH_TINY_JOBS", 40, 2);
+const COMPOSE_RUNS = intEnv("BENCH_COMPOSE_RUNS", 5);
 const SKIP_SCALED = process.env.BENCH_SKIP_SCALED === "1";
 const CORES = os.availableParallelism();
 /**
@@ -171,7 +174,21 @@ async function benchDeployment({ mode, base, key, servers, dbName, inputs, remem
   const seq = await measureJobs({ base, key, servers, dbName, input: inputs.tiny, format: "png", n: TINY_JOBS, inflight: 1 });
   out.latency = seq;
   log(`  png 16x16 -> png, 1 in flight: p50 ${fmt(seq.latency.p50, 1)} ms, p99 ${fmt(seq.latency.p99, 1)} ms`);
+  out.compose = await benchCompose(base, key, inputs);
   remember();
+  return out;
+}
+
+/** The compose workloads through the API, one job in flight (a warm-up job of each first, not measured). */
+async function benchCompose(base, key, inputs) {
+  await mergeThroughApi(base, key, inputs.photo, 1);
+  await zipThroughApi(base, key, 1);
+  const merge = await mergeThroughApi(base, key, inputs.photo, COMPOSE_RUNS);
+  const zip = await zipThroughApi(base, key, COMPOSE_RUNS);
+  const describe = (runs) => ({ total: summary(runs.map((r) => r.total)), run: summary(runs.map((r) => r.run)), outputBytes: runs[0].outputBytes });
+  const out = { merge: describe(merge), zip: describe(zip) };
+  log(`  merge ${MERGE_IMAGES} jpg -> pdf, ${COMPOSE_RUNS} jobs: p50 ${fmt(out.merge.total.p50, 0)} ms end to end, merge task ${fmt(out.merge.run.p50, 0)} ms`);
+  log(`  zip ${ZIP_FILES} files, ${COMPOSE_RUNS} jobs: p50 ${fmt(out.zip.total.p50, 0)} ms end to end, export task ${fmt(out.zip.run.p50, 0)} ms`);
   return out;
 }
 
@@ -278,6 +295,13 @@ async function main() {
   const baseDir = join(tmp, "baseline");
   await mkdir(baseDir);
   const baseline = await runBaselines(inputs, baseDir);
+  const merged = await mergeDirect(inputs.photo, COMPOSE_RUNS);
+  const zipped = await zipDirect(baseDir, COMPOSE_RUNS);
+  baseline.compose = {
+    merge: { latency: summary(merged.times), outputBytes: merged.outputBytes },
+    zip: { latency: summary(zipped.times), outputBytes: zipped.outputBytes },
+  };
+  log(`  pdf-lib: ${MERGE_IMAGES} jpg -> pdf p50 ${fmt(baseline.compose.merge.latency.p50, 0)} ms; archiver: ${ZIP_FILES} files -> zip p50 ${fmt(baseline.compose.zip.latency.p50, 0)} ms`);
 
   const runs = [];
   log(`\n[embedded] one process: gateway + worker (PGlite, in-process queue), pool of ${CORES}`);
@@ -291,9 +315,9 @@ async function main() {
     runs.push(await runScaled(inputs, tmp));
   }
 
-  report({ baseline, runs, scaledSkipped });
+  report({ baseline, runs, scaledSkipped, inputs });
   if (process.env.BENCH_JSON) {
-    const json = { started, cores: CORES, jobs: JOBS, inflight: INFLIGHT, tinyJobs: TINY_JOBS, baseline, runs, scaledSkipped };
+    const json = { started, cores: CORES, jobs: JOBS, inflight: INFLIGHT, tinyJobs: TINY_JOBS, composeRuns: COMPOSE_RUNS, baseline, runs, scaledSkipped };
     await mkdir(dirname(resolve(process.env.BENCH_JSON)), { recursive: true });
     await writeFile(process.env.BENCH_JSON, JSON.stringify(json, null, 2));
     log(`results written to ${process.env.BENCH_JSON}`);
@@ -305,7 +329,7 @@ function correctedJobsPerSecond(r) {
   return r.n / (r.wallSeconds - r.cpu.loadgen / CORES);
 }
 
-function report({ baseline, runs, scaledSkipped }) {
+function report({ baseline, runs, scaledSkipped, inputs }) {
   log("\n=== Results ===");
   log(`Throughput: ${JOBS} jobs per workload end to end (create, upload, wait, download + check), ${INFLIGHT} in flight;`);
   log(`sharp/s: the same conversion by sharp directly, ${CORES} in flight (one per core, as the server's pool).`);
@@ -421,6 +445,21 @@ function report({ baseline, runs, scaledSkipped }) {
   }
   log(table(["", "p50 ms", "p99 ms", "overhead p50", "overhead p99"], orow));
   log("overhead = job wall time (create, upload, wait, download) - the same conversion's time by sharp directly.");
+
+  log(`\nCompose: one job at a time, ${COMPOSE_RUNS} jobs each, medians (ms). merge = ${MERGE_IMAGES} JPEGs (${inputs.photo.width}x${inputs.photo.height}) -> one PDF;`);
+  log(`zip = ${ZIP_FILES} text files of 4-12 KiB -> one zip. Direct = pdf-lib / archiver in the bench process, the same calls as the server's.`);
+  const crows = [];
+  const bc = baseline.compose;
+  crows.push(["direct (pdf-lib, archiver)", fmt(bc.merge.latency.p50, 0), "-", fmt(bc.merge.outputBytes / 1024, 0), fmt(bc.zip.latency.p50, 0), "-", fmt(bc.zip.outputBytes / 1024, 0)]);
+  for (const run of runs) {
+    const c = run.compose;
+    crows.push([`${run.mode} job`, fmt(c.merge.run.p50, 0), fmt(c.merge.total.p50, 0), fmt(c.merge.outputBytes / 1024, 0), fmt(c.zip.run.p50, 0), fmt(c.zip.total.p50, 0), fmt(c.zip.outputBytes / 1024, 0)]);
+  }
+  log(table(["", "merge task", "merge job", "pdf kB", "zip task", "zip job", "zip kB"], crows));
+  log(
+    "task = the merge (or export) task's own run time from its timestamps: claim, materialize inputs, the work, store the output.\n" +
+      "job  = the client's wall time: create the job (with every input base64 in its body), wait, download the output.",
+  );
   if (scaledSkipped) log(`\nscaled mode: SKIPPED (${scaledSkipped})`);
 }
 

@@ -3,14 +3,14 @@
 # engine tools this machine has. One script for every place that needs them: `.ci/run` (the
 # CI machine) and the worker image (docker/Dockerfile), so they cannot drift apart.
 #
-# Today it installs nothing: the only engine wired in is sharp, which ships inside its npm
-# package. The issue that adds LibreOffice, ffmpeg, Ghostscript... fills ENGINE_PACKAGES below.
+# sharp and pdf-lib ship inside their npm packages; the Debian packages below are the tools
+# Transmute runs as separate processes (Ghostscript compresses PDFs).
 # Idempotent: a package already installed is not installed again, and with an empty list the
 # script never touches apt. Needs root only when it has something to install.
 set -euo pipefail
 
 # Debian package names, e.g. libreoffice-core ffmpeg ghostscript.
-ENGINE_PACKAGES=()
+ENGINE_PACKAGES=(ghostscript)
 
 # Executables the engines run, reported so that a log shows what a machine can convert.
 ENGINE_TOOLS=(soffice ffmpeg gs)

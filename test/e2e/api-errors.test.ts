@@ -93,10 +93,11 @@ describe("bad requests", () => {
   it("a wrong method on a known path is a 405 with Allow", async () => {
     const jobs = await server.api.request("PUT", "/v1/process/jobs", {});
     expectError(jobs, 405, "method_not_allowed");
-    expect(jobs.headers.get("allow")).toBe("POST");
-    const job = await server.api.request("DELETE", `/v1/process/jobs/${crypto.randomUUID()}`);
+    expect(jobs.headers.get("allow")).toBe("POST, GET");
+    const job = await server.api.request("PATCH", `/v1/process/jobs/${crypto.randomUUID()}`);
     expectError(job, 405, "method_not_allowed");
     expect(job.headers.get("allow")).toContain("GET");
+    expect(job.headers.get("allow")).toContain("DELETE");
     const convert = await server.api.get("/v1/process/convert");
     expectError(convert, 405, "method_not_allowed");
     expect(convert.headers.get("allow")).toBe("POST");

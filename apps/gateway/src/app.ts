@@ -6,9 +6,14 @@ import multipart from "@fastify/multipart";
 import Fastify, { type FastifyInstance } from "fastify";
 import { requireApiKey, requireJsonAccept } from "./auth.js";
 import { installErrorHandling } from "./errors.js";
+import { createMemoryRateLimitStore, createRedisRateLimitStore, limitByApiKey, limitByKeyOrAddress } from "./rate-limit.js";
+import { registerOpenApi } from "./openapi.js";
 import { accountRoutes } from "./routes/account.js";
 import { downloadRoutes } from "./routes/download.js";
 import { jobRoutes } from "./routes/jobs.js";
+import { lifecycleRoutes } from "./routes/lifecycle.js";
+import { listRoutes } from "./routes/lists.js";
+import { authenticateIfKeyGiven, queryRoutes } from "./routes/options.js";
 import { taskRoutes } from "./routes/tasks.js";
 import { uploadRoutes } from "./routes/upload.js";
 import { errorSchema, jobSchema, taskSchema, userSchema } from "./schemas.js";
@@ -30,6 +35,8 @@ export async function buildGateway(options: GatewayDeps): Promise<FastifyInstanc
     trustProxy: true,
   });
   installErrorHandling(app);
+  // First: the OpenAPI document sees only the routes registered after it.
+  await registerOpenApi(app, deps.settings);
   // Long /wait requests would hold a graceful close for minutes: they answer now instead.
   app.addHook("preClose", async () => closing.abort());
   app.addSchema(errorSchema);
@@ -46,7 +53,8 @@ export async function buildGateway(options: GatewayDeps): Promise<FastifyInstanc
   });
   await app.register(multipart, { throwFileSizeLimit: true });
 
-  app.get("/healthz", async () => {
+  // Left out of the OpenAPI document: it is for load balancers, not API clients.
+  app.get("/healthz", { schema: { hide: true } }, async () => {
     await deps.engine.prisma.$queryRaw`SELECT 1`;
     return { status: "ok" };
   });
@@ -57,10 +65,27 @@ export async function buildGateway(options: GatewayDeps): Promise<FastifyInstanc
     downloadRoutes(open, deps);
   });
 
+  // Rate limits: per API key and class on the API, per client address on keyless queries.
+  // Downloads and upload forms are not limited: their signed link or slot is the credential.
+  const limits = deps.settings.rateLimits;
+  const rateStore = deps.settings.redis
+    ? createRedisRateLimitStore({ ...deps.settings.redis, onError: (err) => app.log.warn({ err }, "rate limit store unreachable; request let through") })
+    : createMemoryRateLimitStore();
+  app.addHook("onClose", () => rateStore.close());
+
+  // Public queries: JSON only, an API key optional.
+  await app.register(async (query) => {
+    query.addHook("onRequest", requireJsonAccept);
+    query.addHook("onRequest", authenticateIfKeyGiven(deps));
+    query.addHook("onRequest", limitByKeyOrAddress(rateStore, limits));
+    queryRoutes(query, deps);
+  });
+
   // The API proper: JSON only, an API key on every request.
   await app.register(async (api) => {
     api.addHook("onRequest", requireJsonAccept);
     api.addHook("onRequest", requireApiKey(deps));
+    api.addHook("onRequest", limitByApiKey(rateStore, limits));
     // A POST without any body (no Content-Type either, as Java's sample sends it) counts as {},
     // like the empty JSON body above.
     api.addHook("preValidation", async (request) => {
@@ -68,6 +93,8 @@ export async function buildGateway(options: GatewayDeps): Promise<FastifyInstanc
     });
     jobRoutes(api, deps);
     taskRoutes(api, deps);
+    listRoutes(api, deps);
+    lifecycleRoutes(api, deps);
     accountRoutes(api, deps);
   });
   return app;

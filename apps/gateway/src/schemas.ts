@@ -9,6 +9,7 @@ const nullableString = { type: ["string", "null"] } as const;
 /** The `{code, message}` body of every error. */
 export const errorSchema = {
   $id: "Error",
+  description: "The body of every error: `code` from the closed list, `message` naming what is wrong.",
   type: "object",
   properties: { code: { type: "string" }, message: { type: "string" } },
   required: ["code", "message"],
@@ -17,6 +18,7 @@ export const errorSchema = {
 /** A task. */
 export const taskSchema = {
   $id: "Task",
+  description: "A task: its operation, status, payload as sent and result.",
   type: "object",
   properties: {
     id: { type: "string" },
@@ -43,6 +45,7 @@ export const taskSchema = {
 /** A job with its tasks. */
 export const jobSchema = {
   $id: "Job",
+  description: "A job with all its tasks.",
   type: "object",
   properties: {
     id: { type: "string" },
@@ -63,6 +66,7 @@ export const jobSchema = {
 /** The account of the key (`GET /account/me`). */
 export const userSchema = {
   $id: "User",
+  description: "The account of the API key, in FreeConvert's User shape.",
   type: "object",
   properties: {
     id: { type: "string" },
@@ -96,3 +100,8 @@ export const idParams = {
 
 /** The body of a job or task creation: an object (its shape is checked by the job engine). */
 export const objectBody = { type: "object", additionalProperties: true } as const;
+
+/** `{code, message}` responses for the given HTTP statuses (routes without the API key's set). */
+export function errorResponses(...statuses: number[]): Record<number, { $ref: "Error#" }> {
+  return Object.fromEntries(statuses.map((status) => [status, { $ref: "Error#" as const }]));
+}

@@ -12,6 +12,22 @@ export interface GatewaySettings {
   base64BodyLimit: number;
   /** Largest upload, bytes. */
   uploadSizeLimit: number;
+  /** GET downloads of one exported file before its link answers 410 overuse (0: unlimited). */
+  maxDownloads: number;
+  /** Requests a minute: per API key (read, write) and per client address without a key (0: no limit). */
+  rateLimits: RateLimits;
+  /** Redis shared by the gateways (scaled out), or null: limits are counted in this process. */
+  redis: { url: string; prefix: string } | null;
+}
+
+/** Requests a minute each limited class allows (0: no limit). */
+export interface RateLimits {
+  /** GET and HEAD with an API key. */
+  read: number;
+  /** POST, PUT, PATCH and DELETE with an API key. */
+  write: number;
+  /** The public query endpoints without a key, per client address. */
+  anonymous: number;
 }
 
 /** The gateway's dependencies. */

@@ -3,28 +3,34 @@
  * a missing engine is reported with what to install, and its conversions are never offered.
  */
 import type { Config } from "@transmute/config";
-import { createImageEngine } from "@transmute/engines";
+import { createGhostscriptEngine, createImageEngine, createPdfEngine, loadEngineRegistry } from "@transmute/engines";
 import type { EngineProbe } from "@transmute/worker";
-import type { ImageConverter } from "@transmute/operations";
+import type { Compressor, ImageConverter, Merger } from "@transmute/operations";
 
 /** The worker's engines. */
 export interface Engines {
   image: ImageConverter;
+  /** Dispatches a compression to the engine that compresses the format (sharp, Ghostscript). */
+  compressor: Compressor;
+  /** Dispatches a merge to the engine that merges into the output format (pdf-lib, sharp). */
+  merger: Merger;
   probes: EngineProbe[];
   close(): Promise<void>;
 }
 
 /** Creates and probes the engines. */
 export async function createEngines(config: Config): Promise<Engines> {
-  const image = createImageEngine({
-    poolSize: config.workerConcurrency,
-    timeoutMs: config.taskTimeoutMaxSeconds * 1000,
-    maxPixels: config.maxPixels,
-  });
-  const probe = await image.probe();
+  const timeoutMs = config.taskTimeoutMaxSeconds * 1000;
+  const image = createImageEngine({ poolSize: config.workerConcurrency, timeoutMs, maxPixels: config.maxPixels });
+  const pdf = createPdfEngine({ poolSize: config.workerConcurrency, timeoutMs, maxPixels: config.maxPixels });
+  const ghostscript = createGhostscriptEngine({ timeoutMs });
+  // Order is preference when two engines can do the same pair.
+  const registry = await loadEngineRegistry([image, pdf, ghostscript]);
   return {
     image,
-    probes: [{ name: image.name, engineClass: image.engineClass, ...probe }],
-    close: () => image.close(),
+    compressor: registry,
+    merger: registry,
+    probes: registry.probes.map((p) => ({ ...p })),
+    close: () => registry.close(),
   };
 }

@@ -112,6 +112,8 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
         storage,
         outbound,
         image: engines.image,
+        compressor: engines.compressor,
+        merger: engines.merger,
         probes: engines.probes,
         scratchBase: config.scratchDir,
         settings: {
@@ -124,6 +126,8 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
           taskTimeoutMaxSeconds: config.taskTimeoutMaxSeconds,
           importUrlMaxBytes: config.importUrlMaxBytes,
           importUrlTimeoutSeconds: config.importUrlTimeoutSeconds,
+          taskRetentionSeconds: config.taskRetentionSeconds,
+          sweepSeconds: config.sweepSeconds,
         },
       });
       cleanups.push(() => worker!.close());
@@ -141,6 +145,9 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
           waitTimeoutSeconds: config.waitTimeoutSeconds,
           base64BodyLimit: config.base64BodyLimit,
           uploadSizeLimit: config.uploadSizeLimit,
+          maxDownloads: config.maxDownloads,
+          rateLimits: { read: config.rateLimitRead, write: config.rateLimitWrite, anonymous: config.rateLimitAnonymous },
+          redis: scaled ? { url: config.redisUrl!, prefix: config.redisPrefix } : null,
         },
       });
       url = await gateway.listen({ port: config.port, host: config.host });

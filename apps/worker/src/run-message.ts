@@ -5,9 +5,10 @@
  */
 import { AppError, getOperation, isAppError, validateTaskPayload, type ErrorCode } from "@transmute/core";
 import { claimTask, completeTask, failTask, heartbeatTask, type Claim, type EngineDeps } from "@transmute/jobs";
-import { HANDLERS, OutputSink, type ImageConverter, type OperationContext } from "@transmute/operations";
+import { HANDLERS, OutputSink, type Compressor, type ImageConverter, type Merger, type OperationContext } from "@transmute/operations";
 import type { OutboundPolicy } from "@transmute/outbound";
 import { createScratchDir, type BlobStore } from "@transmute/storage";
+import type { RunningTasks } from "./running-tasks.js";
 
 /** What running a message needs. */
 export interface RunnerDeps {
@@ -15,8 +16,12 @@ export interface RunnerDeps {
   storage: BlobStore;
   outbound: OutboundPolicy;
   image: ImageConverter;
+  compressor?: Compressor | undefined;
+  merger?: Merger | undefined;
   workerId: string;
   scratchBase: string;
+  /** The registry that stops a run when its task is canceled or deleted (none: only the heartbeat notices). */
+  running?: RunningTasks;
   limits: {
     maxPixels: number;
     taskTimeoutSeconds: number;
@@ -53,13 +58,17 @@ export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<
     timeoutSec * 1000,
   );
   let lastPercent: number | undefined;
-  const beat = setInterval(() => {
+  const renewClaim = () => {
+    if (controller.signal.aborted) return;
     heartbeatTask(deps.engine, task.id, claim.token, lastPercent)
       .then((alive) => {
-        if (!alive) controller.abort(new StopReason("claim_lost", "The task was canceled or taken over."));
+        if (!alive) controller.abort(new StopReason("claim_lost", "The task was canceled, deleted or taken over."));
       })
       .catch((err) => log.warn({ err, taskId }, "task heartbeat failed"));
-  }, deps.limits.heartbeatSeconds * 1000);
+  };
+  const beat = setInterval(renewClaim, deps.limits.heartbeatSeconds * 1000);
+  // An event about this task (canceled, deleted) checks the claim at once.
+  const unwatch = deps.running?.add(task.id, renewClaim);
   const sink = new OutputSink(deps.storage, task.id, claim.attempt);
   const scratch = await createScratchDir(deps.scratchBase, task.id);
   const started = Date.now();
@@ -82,7 +91,7 @@ export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<
         importUrlTimeoutMs: deps.limits.importUrlTimeoutSeconds * 1000,
       },
       outbound: deps.outbound,
-      engines: { image: deps.image },
+      engines: { image: deps.image, compressor: deps.compressor, merger: deps.merger },
       output: sink,
       progress: (percent) => {
         lastPercent = percent;
@@ -115,6 +124,7 @@ export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<
   } finally {
     clearTimeout(timer);
     clearInterval(beat);
+    unwatch?.();
     await scratch.cleanup();
   }
 }

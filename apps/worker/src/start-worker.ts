@@ -4,12 +4,13 @@
  * or Redis outage instead of exiting, and on close it finishes the tasks it is running.
  */
 import { hostname } from "node:os";
-import { heartbeatWorker, registerWorker, startReconciler, unregisterWorker, type EngineDeps, type Reconciler } from "@transmute/jobs";
-import { missingHandlers, type ImageConverter } from "@transmute/operations";
+import { heartbeatWorker, registerWorker, startReconciler, startSweeper, unregisterWorker, type EngineDeps, type Reconciler } from "@transmute/jobs";
+import { missingHandlers, type Compressor, type ImageConverter, type Merger } from "@transmute/operations";
 import type { OutboundPolicy } from "@transmute/outbound";
 import type { QueueConsumer } from "@transmute/queue";
-import { sweepScratch, type BlobStore } from "@transmute/storage";
+import { sweepScratch, type BlobStore, type LocalDiskStore } from "@transmute/storage";
 import { runTaskMessage, type RunnerDeps } from "./run-message.js";
+import { watchRunningTasks } from "./running-tasks.js";
 
 /** An engine the worker found at start. */
 export interface EngineProbe {
@@ -28,6 +29,9 @@ export interface WorkerDeps {
   storage: BlobStore;
   outbound: OutboundPolicy;
   image: ImageConverter;
+  /** Compression (sharp, Ghostscript) and merging (pdf-lib, sharp); absent: those tasks fail. */
+  compressor?: Compressor;
+  merger?: Merger;
   probes: EngineProbe[];
   scratchBase: string;
   settings: {
@@ -41,6 +45,10 @@ export interface WorkerDeps {
     taskTimeoutMaxSeconds: number;
     importUrlMaxBytes: number;
     importUrlTimeoutSeconds: number;
+    /** Jobs and their tasks are deleted this long after creation (TRANSMUTE_TASK_RETENTION_SECONDS). */
+    taskRetentionSeconds: number;
+    /** Interval of the sweeper (TRANSMUTE_SWEEP_SECONDS). */
+    sweepSeconds: number;
   };
 }
 
@@ -83,13 +91,18 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   }, deps.settings.heartbeatSeconds * 1000);
   beat.unref();
 
+  // Cancels and deletes reach the running task through the event bus at once.
+  const running = watchRunningTasks(deps.engine.events);
   const runner: RunnerDeps = {
     engine: deps.engine,
     storage: deps.storage,
     outbound: deps.outbound,
     image: deps.image,
+    compressor: deps.compressor,
+    merger: deps.merger,
     workerId: id,
     scratchBase: deps.scratchBase,
+    running,
     limits: {
       maxPixels: deps.settings.maxPixels,
       taskTimeoutSeconds: deps.settings.taskTimeoutSeconds,
@@ -115,6 +128,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     log.warn({ err }, "the first reconciler pass failed; it will run again");
     reconciler = await startReconciler(deps.engine, { intervalMs: deps.settings.reconcileSeconds * 1000, boot: false }).catch(() => null);
   }
+  const sweeper = startWorkerSweeper(deps);
   log.info({ worker: id, classes, concurrency: deps.settings.concurrency }, "worker started");
 
   return {
@@ -123,10 +137,34 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     async close() {
       clearInterval(beat);
       await reconciler?.close();
+      await sweeper.close();
       await Promise.all(consumers.map((c) => c.close()));
+      running.close();
       await unregisterWorker(deps.engine.prisma, id).catch(() => undefined);
     },
   };
+}
+
+/** Seconds a gateway holds an idle connection at most (the longest /wait, 3600 s, plus 60 s). */
+const LONGEST_IDLE_UPLOAD_SECONDS = 3660;
+
+/**
+ * Starts the retention sweeper: expired files and old jobs (one worker at a time), this worker's
+ * leftover scratch directories, and the local store's stale temp files. A temp file is written
+ * continuously (its mtime moves with every write), so one untouched for longer than any writer
+ * can stay silent (a task's longest run, or an upload's idle connection) belongs to a dead process.
+ */
+function startWorkerSweeper(deps: WorkerDeps) {
+  const { taskTimeoutMaxSeconds, taskRetentionSeconds, sweepSeconds } = deps.settings;
+  const scratchAgeMs = (taskTimeoutMaxSeconds + 60) * 1000;
+  const tempAgeMs = (Math.max(taskTimeoutMaxSeconds, LONGEST_IDLE_UPLOAD_SECONDS) + 600) * 1000;
+  const local = deps.storage as Partial<LocalDiskStore>;
+  return startSweeper(deps.engine, deps.storage, {
+    intervalMs: sweepSeconds * 1000,
+    taskRetentionSeconds,
+    sweepLocal: async () => (await sweepScratch(deps.scratchBase, scratchAgeMs)).length,
+    sweepShared: typeof local.sweepTempFiles === "function" ? () => local.sweepTempFiles!(tempAgeMs) : undefined,
+  });
 }
 
 /** Runs at most `limit` of the functions given to it at once; the others wait their turn. */

@@ -61,6 +61,16 @@ export interface Config {
   readonly fileRetentionSeconds: number;
   /** TRANSMUTE_TASK_RETENTION_SECONDS: tasks and jobs live this long (default 86400). */
   readonly taskRetentionSeconds: number;
+  /** TRANSMUTE_SWEEP_SECONDS: interval of the sweeper of expired files, tasks and jobs (default 60). */
+  readonly sweepSeconds: number;
+  /** TRANSMUTE_MAX_DOWNLOADS: GET downloads of one exported file before it is `overuse` (default 0: unlimited). */
+  readonly maxDownloads: number;
+  /** TRANSMUTE_RATE_LIMIT_READ: reading requests per API key per minute (default 6000; 0: no limit). */
+  readonly rateLimitRead: number;
+  /** TRANSMUTE_RATE_LIMIT_WRITE: writing requests per API key per minute (default 1200; 0: no limit). */
+  readonly rateLimitWrite: number;
+  /** TRANSMUTE_RATE_LIMIT_ANONYMOUS: keyless query requests per client address per minute (default 60; 0: no limit). */
+  readonly rateLimitAnonymous: number;
   /** TRANSMUTE_WORKER_CONCURRENCY (default: os.availableParallelism()). */
   readonly workerConcurrency: number;
   /** TRANSMUTE_WORKER_MEMORY_MB (default 2048). */

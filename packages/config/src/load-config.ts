@@ -58,6 +58,12 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const importUrlTimeoutSeconds = r.get("TRANSMUTE_IMPORT_URL_TIMEOUT_SECONDS", seconds(1, DAY));
   const fileRetentionSeconds = r.get("TRANSMUTE_FILE_RETENTION_SECONDS", seconds(1, 365 * DAY));
   const taskRetentionSeconds = r.get("TRANSMUTE_TASK_RETENTION_SECONDS", seconds(1, 365 * DAY));
+  const sweepSeconds = r.get("TRANSMUTE_SWEEP_SECONDS", seconds(1, 3600));
+  const maxDownloads = r.get("TRANSMUTE_MAX_DOWNLOADS", (raw) => parseInteger(raw, 0, 1_000_000_000, "downloads"));
+  const perMinute = (raw: string) => parseInteger(raw, 0, 1_000_000, "requests a minute");
+  const rateLimitRead = r.get("TRANSMUTE_RATE_LIMIT_READ", perMinute);
+  const rateLimitWrite = r.get("TRANSMUTE_RATE_LIMIT_WRITE", perMinute);
+  const rateLimitAnonymous = r.get("TRANSMUTE_RATE_LIMIT_ANONYMOUS", perMinute);
   const workerConcurrency = r.optional("TRANSMUTE_WORKER_CONCURRENCY", (raw) => parseInteger(raw, 1, 1024)) ?? os.availableParallelism();
   const workerMemoryMb = r.get("TRANSMUTE_WORKER_MEMORY_MB", (raw) => parseInteger(raw, 128, 1024 * 1024, "MiB"));
   const maxPixels = r.optional("TRANSMUTE_MAX_PIXELS", (raw) => parseInteger(raw, 1, Number.MAX_SAFE_INTEGER, "pixels")) ?? computeMaxPixels(workerMemoryMb);
@@ -115,6 +121,11 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     importUrlTimeoutSeconds,
     fileRetentionSeconds,
     taskRetentionSeconds,
+    sweepSeconds,
+    maxDownloads,
+    rateLimitRead,
+    rateLimitWrite,
+    rateLimitAnonymous,
     workerConcurrency,
     workerMemoryMb,
     maxPixels,

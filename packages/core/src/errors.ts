@@ -23,8 +23,10 @@ export const ERROR_CODES = {
   not_acceptable: 406,
   conflict: 409,
   upload_finished: 409,
+  task_ended: 409,
   gone: 410,
   file_expired: 410,
+  overuse: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
   too_many_requests: 429,
@@ -47,6 +49,7 @@ export const ERROR_CODES = {
   outbound_refused: 422,
   no_input: 422,
   canceled: 422,
+  user_deleted_task: 422,
   worker_lost: 500,
 } as const;
 

@@ -10,3 +10,6 @@ export * from "./image-options.js";
 export * from "./signing.js";
 export * from "./content-types.js";
 export * from "./files.js";
+export * from "./option-table.js";
+export * from "./compress-options.js";
+export * from "./merge-options.js";

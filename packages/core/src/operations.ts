@@ -8,9 +8,14 @@ import { Ajv, type ValidateFunction } from "ajv";
 import { AppError } from "./errors.js";
 import { findFormat, normalizeFormat } from "./formats.js";
 import { parseImageOptions } from "./image-options.js";
+import { COMPRESSIBLE_IMAGES, parseCompressOptions } from "./compress-options.js";
+import { MERGE_OUTPUTS, parseMergeOptions } from "./merge-options.js";
 
-/** The engine class whose queue a task goes to; `io` is served by every worker. */
-export type EngineClass = "io" | "image";
+/**
+ * The engine class whose queue a task goes to; `io` is served by every worker. `pdf` is pdf-lib
+ * (merging into a PDF), `ghostscript` the gs tool (PDF compression), served only where found.
+ */
+export type EngineClass = "io" | "image" | "pdf" | "ghostscript";
 
 /** Everything the job engine and the gateway know about an operation. */
 export interface OperationDefinition {
@@ -33,25 +38,42 @@ export interface OperationDefinition {
   check?(payload: Record<string, unknown>): void;
 }
 
-/** Which engine class converts which input formats to which outputs. */
-export const CONVERSION_TABLE: ReadonlyArray<{ engineClass: EngineClass; from: readonly string[]; to: readonly string[] }> = [
+/** The operations whose engine class depends on the input's format: routed through CONVERSION_TABLE. */
+export type FormatOperation = "convert" | "compress" | "merge";
+
+/**
+ * Which engine class does what from which input formats to which outputs, per operation.
+ * compress keeps the format (from x to x); merge takes every input `from` into one `to`.
+ */
+export const CONVERSION_TABLE: ReadonlyArray<{ operation: FormatOperation; engineClass: EngineClass; from: readonly string[]; to: readonly string[] }> = [
   {
+    operation: "convert",
     engineClass: "image",
     from: ["jpg", "png", "webp", "avif", "gif", "tiff", "svg", "heic"],
     to: ["jpg", "png", "webp", "avif", "gif", "tiff"],
   },
+  { operation: "compress", engineClass: "image", from: COMPRESSIBLE_IMAGES, to: COMPRESSIBLE_IMAGES },
+  { operation: "compress", engineClass: "ghostscript", from: ["pdf"], to: ["pdf"] },
+  { operation: "merge", engineClass: "pdf", from: ["jpg", "png", "webp", "avif", "gif", "tiff", "svg", "heic", "pdf"], to: ["pdf"] },
+  { operation: "merge", engineClass: "image", from: ["jpg", "png", "webp", "avif", "gif", "tiff", "svg", "heic"], to: ["gif"] },
 ];
 
-/** Every output format some engine can produce. */
-export function producibleFormats(): Set<string> {
-  return new Set(CONVERSION_TABLE.flatMap((row) => row.to));
+/** Every output format some engine can produce for `operation` (default convert). */
+export function producibleFormats(operation: FormatOperation = "convert"): Set<string> {
+  return new Set(CONVERSION_TABLE.filter((row) => row.operation === operation).flatMap((row) => row.to));
 }
 
-/** The engine class that converts `from` to `to`, or null when none does. */
-export function engineClassForConversion(from: string, to: string): EngineClass | null {
+/** The input formats `operation` takes into `to` by the table (merge: each input; compress: to = from). */
+export function acceptedFormats(operation: FormatOperation, to: string): string[] {
+  const b = normalizeFormat(to);
+  return [...new Set(CONVERSION_TABLE.filter((r) => r.operation === operation && r.to.includes(b)).flatMap((r) => r.from))];
+}
+
+/** The engine class that does `operation` (default convert) from `from` to `to`, or null when none does. */
+export function engineClassForConversion(from: string, to: string, operation: FormatOperation = "convert"): EngineClass | null {
   const a = normalizeFormat(from);
   const b = normalizeFormat(to);
-  const row = CONVERSION_TABLE.find((r) => r.from.includes(a) && r.to.includes(b));
+  const row = CONVERSION_TABLE.find((r) => r.operation === operation && r.from.includes(a) && r.to.includes(b));
   return row ? row.engineClass : null;
 }
 
@@ -146,6 +168,58 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
         },
       },
       {
+        name: "compress",
+        summary: "Make one image or PDF smaller in its own format.",
+        minInputs: 1,
+        maxInputs: 1,
+        runsOnSurvivors: false,
+        trigger: "queue",
+        payloadSchema: {
+          type: "object",
+          properties: {
+            input_format: { type: "string", minLength: 1, maxLength: 16 },
+            // The reference's sample sends one; compress never changes the format (see the docs).
+            output_format: { type: "string", minLength: 1, maxLength: 16 },
+            options: { type: "object" },
+            filename,
+            timeout,
+          },
+        },
+        secretFields: [],
+        largeFields: [],
+        check(payload) {
+          const declared = typeof payload.input_format === "string" ? normalizeFormat(payload.input_format) : undefined;
+          parseCompressOptions(payload.options, declared === undefined ? {} : { format: declared });
+        },
+      },
+      {
+        name: "merge",
+        summary: "Merge two or more images and PDFs into one PDF, or images into one animated GIF, in input order.",
+        minInputs: 2,
+        maxInputs: null,
+        runsOnSurvivors: true,
+        trigger: "queue",
+        payloadSchema: {
+          type: "object",
+          required: ["output_format"],
+          properties: {
+            output_format: { type: "string", minLength: 1, maxLength: 16 },
+            options: { type: "object" },
+            filename,
+            timeout,
+          },
+        },
+        secretFields: [],
+        largeFields: [],
+        check(payload) {
+          const target = normalizeFormat(String(payload.output_format));
+          if (!(MERGE_OUTPUTS as readonly string[]).includes(target)) {
+            throw new AppError("invalid_payload", `output_format "${String(payload.output_format)}" is not one merge produces; valid values: ${MERGE_OUTPUTS.join(", ")}.`);
+          }
+          parseMergeOptions(payload.options, target);
+        },
+      },
+      {
         name: "export/url",
         summary: "Publish the input files at signed temporary download links.",
         minInputs: 1,
@@ -165,7 +239,7 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
 
 /** The engine class of operations that do not depend on the input format. */
 export function staticEngineClass(operation: string): EngineClass | null {
-  return operation === "convert" ? null : "io";
+  return operation === "convert" || operation === "compress" || operation === "merge" ? null : "io";
 }
 
 /** The definition of `name`, or a 400 naming it. */

@@ -142,7 +142,8 @@ function targetSize(width: number, height: number, options: ImageOptions): { wid
   return { width: Math.max(1, Math.round((width * percent) / 100)), height: Math.max(1, Math.round((height * percent) / 100)) };
 }
 
-function checkPixels(width: number, height: number, pages: number, maxPixels: number, what: "image" | "output"): void {
+/** Fails with image_too_large when width x height x pages is over the pixel cap. */
+export function checkPixels(width: number, height: number, pages: number, maxPixels: number, what: "image" | "output"): void {
   if (width * height * pages <= maxPixels) return;
   const frames = pages > 1 ? ` x ${pages} frames` : "";
   const subject = what === "image" ? "the image is" : "the output would be";
@@ -181,7 +182,7 @@ function encode(image: Sharp, to: string, options: ImageOptions): Sharp {
  * Maps a sharp/libvips failure to our codes. libvips reports only text, so this is the one place
  * that reads error messages; the raw text goes to `detail` (it can hold paths).
  */
-function toAppError(err: unknown, format: string, maxPixels: number): AppError {
+export function toAppError(err: unknown, format: string, maxPixels: number): AppError {
   if (isAppError(err)) return err;
   const text = err instanceof Error ? err.message : String(err);
   if (/exceeds pixel limit/i.test(text)) {

@@ -1,7 +1,10 @@
 /** The image engine: sharp behind the Engine interface, each conversion in a pool child. */
-import { parseImageOptions } from "@transmute/core";
-import type { ConvertImageRequest, ConvertImageResult } from "./convert-image.js";
-import type { ConvertContext, ConvertRequest, ConvertResult, Engine, EngineProbe } from "./engine.js";
+import { AppError, COMPRESSIBLE_IMAGES, normalizeFormat, parseCompressOptions, parseImageOptions, parseMergeOptions } from "@transmute/core";
+import type { AnimateImagesResult } from "./animate-images.js";
+import type { CompressImageResult } from "./compress-image.js";
+import type { ConvertImageResult } from "./convert-image.js";
+import type { CompressRequest, CompressResult, ConvertContext, ConvertRequest, ConvertResult, Engine, EngineProbe, MergeRequest, MergeResult } from "./engine.js";
+import type { ImageChildRequest } from "./image-child.js";
 import { createProcessPool } from "./process-pool.js";
 
 /** Settings of the image engine. */
@@ -18,6 +21,10 @@ export interface ImageEngineOptions {
 export interface ImageEngine extends Engine {
   /** Converts one image; rejects with invalid_option, image_too_large, corrupt_file, engine_timeout... */
   convert(request: ConvertRequest, context?: ConvertContext): Promise<ImageConvertResult>;
+  /** Re-encodes an image in its own format (jpg, png, webp, avif, gif, tiff) with compress options. */
+  compress(request: CompressRequest, context?: ConvertContext): Promise<CompressResult>;
+  /** Merges images into an animated GIF, one frame each; other outputs are unsupported_conversion. */
+  merge(request: MergeRequest, context?: ConvertContext): Promise<MergeResult>;
 }
 
 /** What an image conversion produced. */
@@ -35,9 +42,14 @@ export async function probeImageEngine(): Promise<EngineProbe> {
     const { default: sharp } = await import("sharp");
     const { listImageFormats } = await import("./convert-image.js");
     const { inputs, outputs } = listImageFormats();
+    const compressible = COMPRESSIBLE_IMAGES.filter((f) => inputs.includes(f) && outputs.includes(f));
     return {
       version: `sharp ${sharp.versions.sharp ?? "?"}, libvips ${sharp.versions.vips}`,
-      conversions: inputs.flatMap((from) => outputs.map((to) => ({ from, to }))),
+      conversions: [
+        ...inputs.flatMap((from) => outputs.map((to) => ({ from, to }))),
+        ...compressible.map((f) => ({ from: f, to: f, operation: "compress" as const })),
+        ...(outputs.includes("gif") ? inputs.map((from) => ({ from, to: "gif", operation: "merge" as const })) : []),
+      ],
       available: true,
     };
   } catch (err) {
@@ -48,11 +60,12 @@ export async function probeImageEngine(): Promise<EngineProbe> {
 /** Creates the sharp engine; its child processes start on the first conversion. */
 export function createImageEngine(options: ImageEngineOptions = {}): ImageEngine {
   const maxPixels = options.maxPixels ?? 100_000_000;
-  const pool = createProcessPool<ConvertImageRequest, ConvertImageResult>({
+  const pool = createProcessPool<ImageChildRequest, ConvertImageResult | CompressImageResult | AnimateImagesResult>({
     size: options.poolSize ?? 2,
     modulePath: new URL("./image-child.js", import.meta.url),
     timeoutMs: options.timeoutMs ?? 120_000,
   });
+  const limitsOf = (request: { limits?: { maxPixels?: number } }) => ({ maxPixels: Math.min(maxPixels, request.limits?.maxPixels ?? Infinity) });
   return {
     name: "sharp",
     engineClass: "image",
@@ -60,18 +73,38 @@ export function createImageEngine(options: ImageEngineOptions = {}): ImageEngine
     async convert(request, context = {}) {
       // Validated here too, not only at job creation: a queued payload may predate a table change.
       const { values, ignored } = parseImageOptions(request.options, { outputFormat: request.outputFormat });
-      const result = await pool.run(
+      const result = (await pool.run(
         {
           inputPath: request.inputPath,
           outputPath: request.outputPath,
           inputFormat: request.inputFormat,
           outputFormat: request.outputFormat,
           options: values,
-          limits: { maxPixels: Math.min(maxPixels, request.limits?.maxPixels ?? Infinity) },
+          limits: limitsOf(request),
         },
         context,
-      );
+      )) as ConvertImageResult;
       return { ...result, ignoredOptions: ignored };
+    },
+    async compress(request, context = {}) {
+      const format = normalizeFormat(request.format);
+      const { values, ignored } = parseCompressOptions(request.options, { format });
+      const result = (await pool.run(
+        { kind: "compress", inputPath: request.inputPath, outputPath: request.outputPath, format, options: values, limits: limitsOf(request) },
+        context,
+      )) as CompressImageResult;
+      return { format: result.format, size: result.size, ignoredOptions: ignored };
+    },
+    async merge(request, context = {}) {
+      if (normalizeFormat(request.outputFormat) !== "gif") {
+        throw new AppError("unsupported_conversion", `the image engine merges into gif only, not ${normalizeFormat(request.outputFormat)}`);
+      }
+      const { values, ignored } = parseMergeOptions(request.options, "gif");
+      const result = (await pool.run(
+        { kind: "animate", inputs: request.inputs.map((i) => ({ path: i.path, format: i.format })), outputPath: request.outputPath, options: values, limits: limitsOf(request) },
+        context,
+      )) as AnimateImagesResult;
+      return { format: "gif", size: result.size, pages: result.frames, width: result.width, height: result.height, ignoredOptions: ignored };
     },
     close: () => pool.close(),
   };

@@ -1,7 +1,14 @@
-export type { ConversionPair, ConvertContext, ConvertLimits, ConvertRequest, ConvertResult, Engine, EngineProbe, EngineRegistry, EngineStatus } from "./engine.js";
+export type {
+  CompressRequest, CompressResult, ConversionPair, ConvertContext, ConvertLimits, ConvertRequest, ConvertResult, Engine, EngineProbe, EngineRegistry,
+  EngineStatus, MergeRequest, MergeResult,
+} from "./engine.js";
 export { loadEngineRegistry } from "./engine.js";
 export type { ProcessPool, ProcessPoolOptions, ProcessPoolStats, RunOptions } from "./process-pool.js";
 export { createProcessPool } from "./process-pool.js";
 export type { ConvertImageRequest, ConvertImageResult, ImageLimits } from "./convert-image.js";
 export type { ImageConvertResult, ImageEngine, ImageEngineOptions } from "./image-engine.js";
 export { createImageEngine, probeImageEngine } from "./image-engine.js";
+export type { PdfEngine, PdfEngineOptions } from "./pdf-engine.js";
+export { createPdfEngine, probePdfEngine } from "./pdf-engine.js";
+export type { GhostscriptEngine, GhostscriptEngineOptions } from "./ghostscript-engine.js";
+export { createGhostscriptEngine, ghostscriptArgs, probeGhostscript } from "./ghostscript-engine.js";

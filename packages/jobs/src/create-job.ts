@@ -15,6 +15,7 @@ import {
   type JobSpec,
 } from "@transmute/core";
 import type { Prisma } from "@transmute/db";
+import { enterJobCreation } from "./list-horizon.js";
 import { emitEvent, engineTransaction, type Tx } from "./tx.js";
 import { endTaskWithFiles, evaluateTask, refreshJobStatus } from "./transitions.js";
 import type { EngineDeps, NewFile } from "./types.js";
@@ -88,7 +89,9 @@ async function writeJob(
   staged: Map<string, NewFile>,
 ): Promise<void> {
   const { settings } = deps;
-  await tx.job.create({ data: { id: jobId, accountId, tag: spec.tag, status: "created" } });
+  // Creation stamps from the database's clock under the creation lock: cursor walks rely on it.
+  const clock = await enterJobCreation(tx);
+  await tx.job.create({ data: { id: jobId, accountId, tag: spec.tag, status: "created", createdAt: clock() } });
   const now = Date.now();
   for (const task of spec.tasks) {
     const op = getOperation(task.operation);
@@ -108,6 +111,7 @@ async function writeJob(
         ignoreError: task.ignoreError,
         timeoutSec,
         result: {},
+        createdAt: clock(),
       },
     });
     if (task.inputs.length > 0) {

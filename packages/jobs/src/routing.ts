@@ -3,7 +3,7 @@
  * serves; a conversion's class depends on its input's format, known only once the input exists,
  * and on the engines that live workers registered (never on what this machine has installed).
  */
-import { engineClassForConversion, normalizeFormat, staticEngineClass, type ErrorCode } from "@transmute/core";
+import { COMPRESSIBLE_FORMATS, acceptedFormats, engineClassForConversion, normalizeFormat, staticEngineClass, type ErrorCode, type FormatOperation } from "@transmute/core";
 import type { Tx } from "./tx.js";
 
 /** Where a ready task goes, or why it cannot run. */
@@ -12,7 +12,7 @@ export type Route = { ok: true; engineClass: string } | { ok: false; code: Error
 /** What live workers can do: the engine classes they serve and the conversions their engines probed. */
 export interface LiveCapabilities {
   classes: Set<string>;
-  /** `from>to` pairs by engine class. */
+  /** `from>to` pairs (convert) and `operation:from>to` pairs (compress, merge) by engine class. */
   conversions: Map<string, Set<string>>;
 }
 
@@ -32,7 +32,9 @@ export async function liveCapabilities(tx: Pick<Tx, "worker">, staleAfterSeconds
       if (typeof engine.engineClass !== "string" || !Array.isArray(engine.conversions)) continue;
       let pairs = caps.conversions.get(engine.engineClass);
       if (!pairs) caps.conversions.set(engine.engineClass, (pairs = new Set()));
-      for (const c of engine.conversions as Array<{ from?: unknown; to?: unknown }>) pairs.add(`${String(c.from)}>${String(c.to)}`);
+      for (const c of engine.conversions as Array<{ from?: unknown; to?: unknown; operation?: unknown }>) {
+        pairs.add(pairKey(typeof c.operation === "string" ? (c.operation as FormatOperation) : "convert", String(c.from), String(c.to)));
+      }
     }
   }
   cache = { at: Date.now(), caps };
@@ -53,6 +55,7 @@ export async function routeTask(
 ): Promise<Route> {
   const fixed = staticEngineClass(task.operation);
   if (fixed) return { ok: true, engineClass: fixed };
+  if (task.operation === "compress" || task.operation === "merge") return routeByInputs(tx, task.operation, task.payload, inputFormats, staleAfterSeconds);
   if (inputFormats.length === 0) return { ok: false, code: "no_input", message: "The input task produced no file to convert." };
   const declared = typeof task.payload.input_format === "string" ? normalizeFormat(task.payload.input_format) : null;
   const from = inputFormats[0] ?? declared;
@@ -73,4 +76,51 @@ export async function routeTask(
     };
   }
   return { ok: true, engineClass };
+}
+
+/** The key of one live pair; convert keeps the plain `from>to` form older workers register. */
+function pairKey(operation: FormatOperation, from: string, to: string): string {
+  return operation === "convert" ? `${from}>${to}` : `${operation}:${from}>${to}`;
+}
+
+/**
+ * compress (to the input's own format) and merge (every input into `output_format`): each input
+ * format must be in the table for the operation, and some live worker of the engine class must
+ * have probed that pair. The first input that fails decides the message, naming its position.
+ */
+async function routeByInputs(
+  tx: Tx,
+  operation: "compress" | "merge",
+  payload: Record<string, unknown>,
+  inputFormats: Array<string | null>,
+  staleAfterSeconds: number,
+): Promise<Route> {
+  if (inputFormats.length === 0) return { ok: false, code: "no_input", message: `The input tasks produced no file to ${operation}.` };
+  const declared = typeof payload.input_format === "string" ? normalizeFormat(payload.input_format) : null;
+  const target = operation === "merge" ? normalizeFormat(String(payload.output_format ?? "")) : null;
+  let engineClass: string | null = null;
+  const pairs: string[] = [];
+  for (const [i, format] of inputFormats.entries()) {
+    const from = format ?? (operation === "compress" ? declared : null);
+    const to = target ?? from;
+    const cls = from && to ? engineClassForConversion(from, to, operation) : null;
+    if (!from || !to || !cls) {
+      const accepted = operation === "merge" ? acceptedFormats("merge", target ?? "") : COMPRESSIBLE_FORMATS;
+      const which = operation === "merge" ? `Input ${i + 1} of the merge` : "The input file";
+      const what = from ? `is ${from}` : "has a format that could not be identified from its bytes";
+      const into = operation === "merge" ? `merge into ${target} takes` : "compress takes";
+      return { ok: false, code: "unsupported_format", message: `${which} ${what}; ${into} ${[...new Set(accepted)].sort().join(", ")}.` };
+    }
+    engineClass = cls;
+    pairs.push(pairKey(operation, normalizeFormat(from), to));
+  }
+  const live = await liveCapabilities(tx, staleAfterSeconds);
+  const offered = live.conversions.get(engineClass!);
+  const missing = pairs.find((p) => !live.classes.has(engineClass!) || !offered?.has(p));
+  if (missing !== undefined) {
+    const [from, to] = missing.slice(missing.indexOf(":") + 1).split(">");
+    const what = operation === "compress" ? `compresses ${from}` : `merges ${from} into ${to}`;
+    return { ok: false, code: "unsupported_conversion", message: `No running worker ${what} (the "${engineClass}" engine lacks it or is not running).` };
+  }
+  return { ok: true, engineClass: engineClass! };
 }

@@ -7,8 +7,11 @@ import type { Prisma, PrismaClient } from "@transmute/db";
 import type { EngineSettings } from "./types.js";
 
 type TaskRow = Prisma.TaskGetPayload<{ include: { files: true; uploadSlots: true; dependsOn: { select: { dependsOnId: true; ordinal: true } } } }>;
+/** A task row with what its view needs (read with `taskInclude`). */
+export type TaskViewRow = TaskRow;
 
-const taskInclude = {
+/** The relations `toTaskView` reads. */
+export const taskInclude = {
   files: { orderBy: { ordinal: "asc" } },
   uploadSlots: true,
   dependsOn: { select: { dependsOnId: true, ordinal: true }, orderBy: { ordinal: "asc" } },
@@ -43,6 +46,9 @@ export function toTaskView(settings: EngineSettings, task: TaskRow): TaskView {
         entry.status = f.status;
         entry.checksum = f.md5;
         entry.downloads_counter = f.downloads;
+      } else if (f.status !== "enabled") {
+        // The bytes are gone (expired by retention): say so, as a published file does.
+        entry.status = f.status;
       }
       return entry;
     });
@@ -100,6 +106,11 @@ export async function getJobView(prisma: PrismaClient, settings: EngineSettings,
     include: { tasks: { include: taskInclude, orderBy: [{ createdAt: "asc" }] } },
   });
   if (!job) throw new AppError("not_found", `No job with id "${jobId}".`);
+  return toJobView(settings, job, job.tasks.map((t) => toTaskView(settings, t)));
+}
+
+/** Serialises a job row; `tasks` as given (views, or ids), left out when undefined. */
+export function toJobView(settings: EngineSettings, job: Prisma.JobGetPayload<object>, tasks?: unknown[]): JobView {
   return {
     id: job.id,
     tag: job.tag,
@@ -111,7 +122,7 @@ export async function getJobView(prisma: PrismaClient, settings: EngineSettings,
     updatedAt: job.updatedAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     endedAt: job.endedAt?.toISOString() ?? null,
-    tasks: job.tasks.map((t) => toTaskView(settings, t)),
+    tasks,
     links: { self: `${settings.publicUrl}/v1/process/jobs/${job.id}` },
   };
 }

@@ -27,6 +27,28 @@ export interface ImageConverter {
   ): Promise<{ width: number; height: number; format: string; size: number; ignoredOptions: string[] }>;
 }
 
+/** Compresses one file in its own format where it can be killed (sharp's pool for images, Ghostscript for PDF). */
+export interface Compressor {
+  compress(
+    request: { inputPath: string; outputPath: string; format: string; options: unknown; limits: { maxPixels: number } },
+    opts: { signal: AbortSignal; timeoutMs: number },
+  ): Promise<{ format: string; size: number; ignoredOptions: string[] }>;
+}
+
+/** Merges files, in order, into one PDF (pdf-lib's pool) or animated GIF (sharp's pool). */
+export interface Merger {
+  merge(
+    request: {
+      inputs: Array<{ path: string; format: string; name: string }>;
+      outputPath: string;
+      outputFormat: string;
+      options: unknown;
+      limits: { maxPixels: number };
+    },
+    opts: { signal: AbortSignal; timeoutMs: number },
+  ): Promise<{ format: string; size: number; pages: number; width?: number; height?: number; ignoredOptions: string[] }>;
+}
+
 /** Limits a handler works within. */
 export interface OperationLimits {
   /** The image decoder's pixel cap. */
@@ -46,7 +68,8 @@ export interface OperationContext {
   signal: AbortSignal;
   limits: OperationLimits;
   outbound: OutboundPolicy;
-  engines: { image: ImageConverter };
+  /** The engines; `compressor` and `merger` are absent in a worker wired without them. */
+  engines: { image: ImageConverter; compressor?: Compressor; merger?: Merger };
   output: OutputSink;
   /** Reports progress (0..100); cheap to call often. */
   progress(percent: number): void;

@@ -4,12 +4,14 @@
  */
 import { OPERATIONS } from "@transmute/core";
 import type { OperationHandler } from "./context.js";
+import { compress } from "./handlers/compress.js";
 import { convert } from "./handlers/convert.js";
 import { exportUrl } from "./handlers/export-url.js";
 import { importUrl } from "./handlers/import-url.js";
+import { merge } from "./handlers/merge.js";
 
 /** Handlers by operation name. */
-export const HANDLERS: ReadonlyMap<string, OperationHandler> = new Map([importUrl, convert, exportUrl].map((h) => [h.name, h]));
+export const HANDLERS: ReadonlyMap<string, OperationHandler> = new Map([importUrl, convert, compress, merge, exportUrl].map((h) => [h.name, h]));
 
 /** The queue-triggered operations that have no handler (must be empty for a worker to start). */
 export function missingHandlers(): string[] {

@@ -7,7 +7,7 @@ import type { GatewayDeps } from "../types.js";
 /** Registers GET /v1/account/me. */
 export function accountRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   app.get("/v1/account/me", {
-    schema: { response: { 200: { $ref: "User#" }, ...commonErrors } },
+    schema: { summary: "Show the account of the API key", response: { 200: { $ref: "User#" }, ...commonErrors } },
     handler: async (request) => {
       const account = await deps.engine.prisma.account.findUnique({ where: { id: request.accountId } });
       if (!account) throw new AppError("unauthorized", "Invalid API key.");

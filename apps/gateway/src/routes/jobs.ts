@@ -25,7 +25,12 @@ export function jobRoutes(app: FastifyInstance, deps: GatewayDeps): void {
 
   app.post("/v1/process/jobs", {
     bodyLimit: deps.settings.base64BodyLimit,
-    schema: { body: objectBody, response: { 201: { $ref: "Job#" }, ...commonErrors } },
+    schema: {
+      summary: "Create a job",
+      description: "Creates a job of named tasks, each run once the tasks named in its `input` have completed; import/upload tasks answer with their upload form at once. The body may be as large as TRANSMUTE_BASE64_BODY_LIMIT (import/base64 files).",
+      body: objectBody,
+      response: { 201: { $ref: "Job#" }, ...commonErrors, 413: { $ref: "Error#" } },
+    },
     handler: async (request, reply) => {
       const jobId = await createJob(engine, request.accountId, request.body, base64Staging(deps));
       reply.code(201);
@@ -34,7 +39,7 @@ export function jobRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   });
 
   app.get("/v1/process/jobs/:id", {
-    schema: { params: idParams, response: { 200: { $ref: "Job#" }, ...commonErrors } },
+    schema: { summary: "Show a job", params: idParams, response: { 200: { $ref: "Job#" }, ...commonErrors } },
     handler: async (request) => {
       const { id } = request.params as { id: string };
       assertIdShape("job", id);
@@ -43,7 +48,12 @@ export function jobRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   });
 
   app.get("/v1/process/jobs/:id/wait", {
-    schema: { params: idParams, response: { 200: { $ref: "Job#" }, ...commonErrors } },
+    schema: {
+      summary: "Wait for a job to end",
+      description: "Holds the request until the job has ended, at most TRANSMUTE_WAIT_TIMEOUT_SECONDS, then answers with the job as it is.",
+      params: idParams,
+      response: { 200: { $ref: "Job#" }, ...commonErrors },
+    },
     handler: async (request, reply) => {
       const { id } = request.params as { id: string };
       assertIdShape("job", id);

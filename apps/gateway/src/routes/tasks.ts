@@ -1,6 +1,6 @@
 /** Tasks: show, wait, and the standalone task endpoints (each makes a job of its own). */
 import { OPERATIONS, isTaskEnded } from "@transmute/core";
-import { createJob, getJobView, getTaskView } from "@transmute/jobs";
+import { TASK_INCLUDES, createJob, expandTaskViews, getJobView, getTaskView, parseInclude, type ListQuery } from "@transmute/jobs";
 import type { FastifyInstance } from "fastify";
 import { commonErrors, idParams, objectBody } from "../schemas.js";
 import { assertIdShape } from "../ids.js";
@@ -13,16 +13,29 @@ export function taskRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   const { engine } = deps;
 
   app.get("/v1/process/tasks/:id", {
-    schema: { params: idParams, response: { 200: { $ref: "Task#" }, ...commonErrors } },
+    schema: {
+      summary: "Show a task",
+      description: "The task. `include` (comma-separated) expands dependsOn into task objects and job into the job object (ids otherwise); payload is always shown.",
+      params: idParams,
+      querystring: { type: "object", properties: { include: { description: "Comma-separated: payload, dependsOn, job." } } },
+      response: { 200: { $ref: "Task#" }, ...commonErrors },
+    },
     handler: async (request) => {
       const { id } = request.params as { id: string };
+      const include = parseInclude(request.query as ListQuery, TASK_INCLUDES);
       assertIdShape("task", id);
-      return getTaskView(engine.prisma, engine.settings, request.accountId, id);
+      const view = await getTaskView(engine.prisma, engine.settings, request.accountId, id);
+      return (await expandTaskViews(engine.prisma, engine.settings, request.accountId, [view], include))[0];
     },
   });
 
   app.get("/v1/process/tasks/:id/wait", {
-    schema: { params: idParams, response: { 200: { $ref: "Task#" }, ...commonErrors } },
+    schema: {
+      summary: "Wait for a task to end",
+      description: "Holds the request until the task has ended, at most TRANSMUTE_WAIT_TIMEOUT_SECONDS, then answers with the task as it is.",
+      params: idParams,
+      response: { 200: { $ref: "Task#" }, ...commonErrors },
+    },
     handler: async (request, reply) => {
       const { id } = request.params as { id: string };
       assertIdShape("task", id);

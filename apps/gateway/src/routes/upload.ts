@@ -10,6 +10,7 @@ import { checkUploadSignature, finishUpload, getTaskView, openUploadSlot, type N
 import { identifyStored } from "@transmute/operations";
 import { buildKey } from "@transmute/storage";
 import type { FastifyInstance, FastifyReply } from "fastify";
+import { errorResponses } from "../schemas.js";
 import type { GatewayDeps } from "../types.js";
 
 const CORS = {
@@ -27,9 +28,22 @@ function withCors(reply: FastifyReply): FastifyReply {
 export function uploadRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   const { engine, storage } = deps;
 
-  app.options("/v1/upload/:slot", async (_request, reply) => withCors(reply).code(204).send());
+  // The CORS preflight is the browser's business: left out of the OpenAPI document.
+  app.options("/v1/upload/:slot", { schema: { hide: true } }, async (_request, reply) => withCors(reply).code(204).send());
 
-  app.post("/v1/upload/:slot", async (request, reply) => {
+  const schema = {
+    summary: "Upload a file to an upload form",
+    description:
+      "The form of an import/upload task (`result.form.url`): multipart/form-data with a `file` field and any of the form's parameters, in any order. Answers with the task, or 303 to the task's `redirect`. CORS is open: browsers post here.",
+    security: [],
+    response: {
+      200: { $ref: "Task#" },
+      303: { type: "null", description: "Uploaded; redirected to the task's `redirect` URL." },
+      ...errorResponses(400, 403, 404, 409, 413, 415, 500),
+    },
+  } as const;
+
+  app.post("/v1/upload/:slot", { schema }, async (request, reply) => {
     withCors(reply);
     const { slot: slotId } = request.params as { slot: string };
     const slot = await openUploadSlot(engine, slotId);
