@@ -3,6 +3,7 @@
  * are all generated from IMAGE_OPTIONS, so a new option is one row here plus its use in the engine.
  */
 import { AppError } from "./errors.js";
+import { parseOptionsWith, showValue } from "./option-table.js";
 import { normalizeFormat } from "./formats.js";
 
 /** A colour with 0..255 channels and an alpha from 0 (transparent) to 1 (opaque), as sharp takes it. */
@@ -108,10 +109,6 @@ export const IMAGE_OPTIONS: readonly ImageOptionSpec[] = Object.entries(TABLE).m
   ([name, spec]) => ({ name, ...spec }) as ImageOptionSpec,
 );
 
-const BY_NAME: ReadonlyMap<string, ImageOptionSpec> = new Map(
-  IMAGE_OPTIONS.flatMap((spec) => [spec.name, ...spec.aliases].map((n) => [n, spec] as const)),
-);
-
 /** The JPEG quality that jpg_convert_compression_level stands for: 101 - level, so 1 is best and 100 smallest. */
 export function toJpegQuality(compressionLevel: number): number {
   return Math.min(100, Math.max(1, 101 - Math.round(compressionLevel)));
@@ -146,28 +143,7 @@ export interface ParsedImageOptions {
  * AppError("invalid_option") naming the option, the value and what is accepted.
  */
 export function parseImageOptions(options: unknown, context: { outputFormat?: string } = {}): ParsedImageOptions {
-  if (options === undefined || options === null) return { values: {}, ignored: [] };
-  if (typeof options !== "object" || Array.isArray(options)) {
-    throw new AppError("invalid_option", `options must be an object; got ${showValue(options)}`);
-  }
-  const values: Record<string, unknown> = {};
-  const givenAs = new Map<keyof ImageOptions, string>();
-  const ignored: string[] = [];
-  for (const [key, raw] of Object.entries(options)) {
-    const spec = BY_NAME.get(key);
-    if (spec === undefined) {
-      ignored.push(key);
-      continue;
-    }
-    if (raw === null || raw === undefined || raw === "") continue;
-    const value = parseValue(spec, key, raw);
-    const earlier = givenAs.get(spec.name);
-    if (earlier !== undefined && JSON.stringify(values[spec.name]) !== JSON.stringify(value)) {
-      throw new AppError("invalid_option", `options ${earlier} and ${key} are the same option and were given different values`);
-    }
-    values[spec.name] = value;
-    givenAs.set(spec.name, key);
-  }
+  const { values, ignored, givenAs } = parseOptionsWith(IMAGE_OPTIONS, options, parseValue);
   const drop = (name: keyof ImageOptions) => {
     if (!(name in values)) return;
     delete values[name];
@@ -219,11 +195,6 @@ function toNumber(raw: unknown): number | null {
   // Plain decimals only: "1e3", "0x10" and "" are typos far more often than intent.
   if (typeof raw === "string" && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/.test(raw)) return Number(raw);
   return null;
-}
-
-function showValue(value: unknown): string {
-  const text = value === undefined ? "undefined" : JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -62,8 +62,12 @@ export function invalidOption(spec: OptionSpec, givenAs: string, raw: unknown): 
  * ones listed in `ignored`; null and "" mean "not given". Two names of one option with
  * different values are an error. Applicability to a format is the caller's business.
  */
-export function parseOptionsWith(table: readonly OptionSpec[], options: unknown): { values: Record<string, unknown>; ignored: string[] } {
-  if (options === undefined || options === null) return { values: {}, ignored: [] };
+export function parseOptionsWith<S extends { readonly name: string; readonly aliases: readonly string[] } = OptionSpec>(
+  table: readonly S[],
+  options: unknown,
+  parseValue: (spec: S, givenAs: string, raw: unknown) => unknown = parseOptionValue as unknown as (spec: S, givenAs: string, raw: unknown) => unknown,
+): { values: Record<string, unknown>; ignored: string[]; givenAs: Map<string, string> } {
+  if (options === undefined || options === null) return { values: {}, ignored: [], givenAs: new Map() };
   if (typeof options !== "object" || Array.isArray(options)) {
     throw new AppError("invalid_option", `options must be an object; got ${showValue(options)}`);
   }
@@ -78,7 +82,7 @@ export function parseOptionsWith(table: readonly OptionSpec[], options: unknown)
       continue;
     }
     if (raw === null || raw === undefined || raw === "") continue;
-    const value = parseOptionValue(spec, key, raw);
+    const value = parseValue(spec, key, raw);
     const earlier = givenAs.get(spec.name);
     if (earlier !== undefined && JSON.stringify(values[spec.name]) !== JSON.stringify(value)) {
       throw new AppError("invalid_option", `options ${earlier} and ${key} are the same option and were given different values`);
@@ -86,7 +90,7 @@ export function parseOptionsWith(table: readonly OptionSpec[], options: unknown)
     values[spec.name] = value;
     givenAs.set(spec.name, key);
   }
-  return { values, ignored };
+  return { values, ignored, givenAs };
 }
 
 /** Checks and converts one option value; throws invalid_option naming `givenAs`. */
@@ -133,7 +137,8 @@ function toNumber(raw: unknown): number | null {
   return null;
 }
 
-function showValue(value: unknown): string {
+/** A value as messages quote it, cut at 60 characters. */
+export function showValue(value: unknown): string {
   const text = value === undefined ? "undefined" : JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
