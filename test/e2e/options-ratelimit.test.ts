@@ -26,6 +26,8 @@ beforeAll(async () => {
       TRANSMUTE_RATE_LIMIT_READ: String(READ_LIMIT),
       TRANSMUTE_RATE_LIMIT_WRITE: String(WRITE_LIMIT),
       TRANSMUTE_RATE_LIMIT_ANONYMOUS: String(ANONYMOUS_LIMIT),
+      // The test client stands in for a proxy on loopback that reports client addresses.
+      TRANSMUTE_TRUST_PROXY: "127.0.0.1",
     }),
   ]);
 });
@@ -183,10 +185,15 @@ describe("rate limits", () => {
     expectCleanError(answers[ANONYMOUS_LIMIT]!, 429, "too_many_requests");
     expect(Number(answers[ANONYMOUS_LIMIT]!.headers.get("retry-after"))).toBe(20);
 
-    // Another client address (as a proxy in front reports it) has its own bucket.
+    // Another client address, as a trusted proxy in front reports it, has its own bucket.
     const elsewhere = await anonymous(limited, { "x-forwarded-for": "198.51.100.7" }).options("operation=convert&input_format=png");
     expect(elsewhere.status).toBe(200);
     expect(elsewhere.headers.get("x-ratelimit-remaining")).toBe(String(ANONYMOUS_LIMIT - 1));
+
+    // Where no proxy is trusted, X-Forwarded-For is ignored: a client cannot pick a fresh bucket.
+    const forged = [];
+    for (const ip of ["203.0.113.1", "203.0.113.2"]) forged.push(await anonymous(server, { "x-forwarded-for": ip }).options("operation=convert&input_format=png"));
+    expect(Number(forged[1]!.headers.get("x-ratelimit-remaining"))).toBe(Number(forged[0]!.headers.get("x-ratelimit-remaining")) - 1);
 
     // A key's requests use the key's read bucket, not the address's.
     const other = await createAccount(limited.app.engine.prisma, `query-${Date.now()}@example.com`);

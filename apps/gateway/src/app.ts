@@ -32,7 +32,8 @@ export async function buildGateway(options: GatewayDeps): Promise<FastifyInstanc
     keepAliveTimeout: 72_000,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
-    trustProxy: true,
+    // Only a configured proxy may tell us the client address: anyone else could forge it.
+    trustProxy: deps.settings.trustProxy.length > 0 ? [...deps.settings.trustProxy] : false,
   });
   installErrorHandling(app);
   // First: the OpenAPI document sees only the routes registered after it.

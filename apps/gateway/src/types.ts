@@ -14,6 +14,8 @@ export interface GatewaySettings {
   uploadSizeLimit: number;
   /** GET downloads of one exported file before its link answers 410 overuse (0: unlimited). */
   maxDownloads: number;
+  /** Proxies whose X-Forwarded-* headers are believed (addresses or CIDRs); empty: none. */
+  trustProxy: readonly string[];
   /** Requests a minute: per API key (read, write) and per client address without a key (0: no limit). */
   rateLimits: RateLimits;
   /** Redis shared by the gateways (scaled out), or null: limits are counted in this process. */

@@ -146,6 +146,7 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
           base64BodyLimit: config.base64BodyLimit,
           uploadSizeLimit: config.uploadSizeLimit,
           maxDownloads: config.maxDownloads,
+          trustProxy: config.trustProxy,
           rateLimits: { read: config.rateLimitRead, write: config.rateLimitWrite, anonymous: config.rateLimitAnonymous },
           redis: scaled ? { url: config.redisUrl!, prefix: config.redisPrefix } : null,
         },

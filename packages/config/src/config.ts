@@ -63,6 +63,8 @@ export interface Config {
   readonly taskRetentionSeconds: number;
   /** TRANSMUTE_SWEEP_SECONDS: interval of the sweeper of expired files, tasks and jobs (default 60). */
   readonly sweepSeconds: number;
+  /** TRANSMUTE_TRUST_PROXY: proxies whose X-Forwarded-* headers are believed, as address or CIDR strings (default none). */
+  readonly trustProxy: readonly string[];
   /** TRANSMUTE_MAX_DOWNLOADS: GET downloads of one exported file before it is `overuse` (default 0: unlimited). */
   readonly maxDownloads: number;
   /** TRANSMUTE_RATE_LIMIT_READ: reading requests per API key per minute (default 6000; 0: no limit). */

@@ -6,6 +6,7 @@ import { ConfigError } from "./config-error.js";
 import { EnvReader, type Env } from "./env-reader.js";
 import {
   InvalidValue,
+  parseCidr,
   parseBindHost,
   parseByteSize,
   parseChoice,
@@ -59,6 +60,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const fileRetentionSeconds = r.get("TRANSMUTE_FILE_RETENTION_SECONDS", seconds(1, 365 * DAY));
   const taskRetentionSeconds = r.get("TRANSMUTE_TASK_RETENTION_SECONDS", seconds(1, 365 * DAY));
   const sweepSeconds = r.get("TRANSMUTE_SWEEP_SECONDS", seconds(1, 3600));
+  const trustProxy = r.optional("TRANSMUTE_TRUST_PROXY", parseProxyList) ?? [];
   const maxDownloads = r.get("TRANSMUTE_MAX_DOWNLOADS", (raw) => parseInteger(raw, 0, 1_000_000_000, "downloads"));
   const perMinute = (raw: string) => parseInteger(raw, 0, 1_000_000, "requests a minute");
   const rateLimitRead = r.get("TRANSMUTE_RATE_LIMIT_READ", perMinute);
@@ -122,6 +124,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     fileRetentionSeconds,
     taskRetentionSeconds,
     sweepSeconds,
+    trustProxy,
     maxDownloads,
     rateLimitRead,
     rateLimitWrite,
@@ -204,4 +207,16 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/** TRANSMUTE_TRUST_PROXY: addresses and CIDRs only (a host name would be resolved per request). */
+function parseProxyList(raw: string): string[] {
+  return raw
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)
+    .map((entry) => {
+      const cidr = parseCidr(entry);
+      return entry.includes("/") ? `${cidr.address}/${cidr.prefix}` : cidr.address;
+    });
 }
