@@ -8,19 +8,10 @@
  */
 import { AppError, getOperation, isJobEnded, isTaskEnded } from "@transmute/core";
 import type { Prisma } from "@transmute/db";
-import type { ObjectRemover } from "./sweeper.js";
+import { leftoversOfDeletedTasks, removeLeftovers, type Leftovers, type ObjectRemover } from "./stored-objects.js";
 import { emitEvent, engineTransaction, lockJob, type Tx } from "./tx.js";
 import { endTaskWithFailure, evaluateTask, refreshJobStatus } from "./transitions.js";
 import type { EngineDeps } from "./types.js";
-
-/** File statuses whose object is still needed (as the sweeper counts them). */
-const LIVE_FILE_STATUSES = ["enabled", "overuse"];
-
-/** What a deletion leaves to remove from storage after commit. */
-interface Leftovers {
-  keys: string[];
-  prefixes: string[];
-}
 
 /** Deletes a task of an account and its files; 404 when unknown or another account's. */
 export async function deleteTask(deps: EngineDeps, store: ObjectRemover, accountId: string, taskId: string): Promise<void> {
@@ -32,7 +23,7 @@ export async function deleteTask(deps: EngineDeps, store: ObjectRemover, account
     if (!task) throw new AppError("not_found", `No task with id "${taskId}".`);
     return deleteRows(tx, deps, head.jobId, [taskId]);
   });
-  await removeObjects(deps, store, leftovers);
+  await removeLeftovers(deps, store, leftovers);
 }
 
 /** Deletes a job of an account with its tasks and files; 404 when unknown or another account's. */
@@ -45,7 +36,7 @@ export async function deleteJob(deps: EngineDeps, store: ObjectRemover, accountI
     const tasks = await tx.task.findMany({ where: { jobId }, select: { id: true } });
     return deleteRows(tx, deps, jobId, tasks.map((t) => t.id));
   });
-  await removeObjects(deps, store, leftovers);
+  await removeLeftovers(deps, store, leftovers);
 }
 
 /** Deletes `taskIds` of `jobId` (the job too when no task is left), and settles their dependents. */
@@ -88,7 +79,7 @@ async function deleteRows(tx: Tx, deps: EngineDeps, jobId: string, taskIds: stri
   if (jobLeft && !isJobEnded((await tx.job.findUniqueOrThrow({ where: { id: jobId }, select: { status: true } })).status)) {
     await refreshJobStatus(tx, jobId);
   }
-  return leftoverObjects(tx, tasks);
+  return leftoversOfDeletedTasks(tx, tasks);
 }
 
 /** Whether each not-ended dependent fails now, naming the first of its inputs being deleted. */
@@ -113,21 +104,3 @@ async function judgeDependents(tx: Tx, ids: string[], doomed: ReadonlySet<string
     });
 }
 
-/** The stored objects of deleted tasks that no live file row references any more, and their unused prefixes. */
-async function leftoverObjects(tx: Tx, tasks: Array<{ id: string; files: Array<{ storageKey: string }> }>): Promise<Leftovers> {
-  const keys = [...new Set(tasks.flatMap((t) => t.files.map((f) => f.storageKey)))];
-  const prefixes = tasks.map((t) => `tasks/${t.id}`);
-  const where: Prisma.FileWhereInput = {
-    status: { in: LIVE_FILE_STATUSES },
-    OR: [{ storageKey: { in: keys } }, ...prefixes.map((p) => ({ storageKey: { startsWith: `${p}/` } }))],
-  };
-  const live = new Set((await tx.file.findMany({ where, select: { storageKey: true } })).map((f) => f.storageKey));
-  const usedPrefixes = new Set([...live].map((key) => key.split("/").slice(0, 2).join("/")));
-  return { keys: keys.filter((k) => !live.has(k)), prefixes: prefixes.filter((p) => !usedPrefixes.has(p)) };
-}
-
-/** After commit: a failure leaves bytes behind (logged), never a row without its bytes. */
-async function removeObjects(deps: EngineDeps, store: ObjectRemover, leftovers: Leftovers): Promise<void> {
-  for (const key of leftovers.keys) await store.delete(key).catch((err) => deps.log.warn({ err, key }, "deleting a stored object failed"));
-  for (const prefix of leftovers.prefixes) await store.deletePrefix(prefix).catch((err) => deps.log.warn({ err, prefix }, "deleting stored objects failed"));
-}

@@ -8,24 +8,15 @@
  */
 import type { EngineDeps } from "./types.js";
 import type { Tx } from "./tx.js";
+import { LIVE_FILE_STATUSES, leftoversOfDeletedTasks, removeLeftovers, unreferencedKeys, type ObjectRemover } from "./stored-objects.js";
 
 const SWEEP_LOCK = 0x7472_6d02; // "trm" + 2: the sweeper's advisory lock key (the reconciler has 1)
-
-/** File statuses whose object is still needed: a row in one of these keeps its object alive. */
-const LIVE_STATUSES = ["enabled", "overuse"];
 
 /** Rows one transaction handles (default of `batchSize`). */
 const DEFAULT_BATCH = 500;
 /** Batches of each kind one pass handles at most, so a huge backlog cannot hold a pass for long. */
 const MAX_BATCHES = 20;
 
-/** Deletes stored objects (a BlobStore satisfies it); the sweeper knows nothing else of storage. */
-export interface ObjectRemover {
-  /** Deletes one object; a missing one is not an error. */
-  delete(key: string): Promise<void>;
-  /** Deletes every object at or under a whole-segment prefix. */
-  deletePrefix(prefix: string): Promise<void>;
-}
 
 /** Options of a sweep. */
 export interface SweepOptions {
@@ -66,10 +57,7 @@ export async function sweepOnce(deps: EngineDeps, store: ObjectRemover, opts: Sw
   const finish = async (outcome: BatchOutcome) => {
     // After commit: a crash or a failure here leaves objects behind, never a live row without its
     // bytes; deleting the job later tries the keys of its expired rows again.
-    for (const key of outcome.keys) await store.delete(key).catch((err) => deps.log.warn({ err, key }, "sweeper: deleting a stored object failed"));
-    for (const prefix of outcome.prefixes) {
-      await store.deletePrefix(prefix).catch((err) => deps.log.warn({ err, prefix }, "sweeper: deleting stored objects failed"));
-    }
+    await removeLeftovers(deps, store, outcome);
     report.objectsDeleted += outcome.keys.length;
     report.prefixesDeleted += outcome.prefixes.length;
   };
@@ -121,7 +109,7 @@ async function lockedBatch(deps: EngineDeps, fn: (tx: Tx) => Promise<Omit<BatchO
 /** Marks a batch of files past their expiry `expired`; returns the objects no live row needs any more. */
 async function expireFilesBatch(tx: Tx, batchSize: number): Promise<Omit<BatchOutcome, "locked">> {
   const due = await tx.file.findMany({
-    where: { status: { in: LIVE_STATUSES }, expiresAt: { lte: new Date() } },
+    where: { status: { in: LIVE_FILE_STATUSES }, expiresAt: { lte: new Date() } },
     select: { id: true, storageKey: true },
     orderBy: { expiresAt: "asc" },
     take: batchSize,
@@ -149,26 +137,9 @@ async function deleteJobsBatch(tx: Tx, before: Date, batchSize: number): Promise
   const tasks = await tx.task.findMany({ where: { jobId: { in: jobIds } }, select: { id: true, files: { select: { storageKey: true } } } });
   // Task, edge, file and upload-slot rows go with the job (ON DELETE CASCADE).
   await tx.job.deleteMany({ where: { id: { in: jobIds } } });
-  const keys = await unreferencedKeys(tx, tasks.flatMap((t) => t.files.map((f) => f.storageKey)));
-  const prefixes = tasks.map((t) => `tasks/${t.id}`);
-  const stillUsed = prefixes.length
-    ? await tx.file.findMany({
-        where: { status: { in: LIVE_STATUSES }, OR: prefixes.map((p) => ({ storageKey: { startsWith: `${p}/` } })) },
-        select: { storageKey: true },
-      })
-    : [];
-  const usedPrefixes = new Set(stillUsed.map((f) => f.storageKey.split("/").slice(0, 2).join("/")));
-  return { rows: jobs.length, keys, prefixes: prefixes.filter((p) => !usedPrefixes.has(p)) };
+  return { rows: jobs.length, ...(await leftoversOfDeletedTasks(tx, tasks)) };
 }
 
-/** The keys among `keys` that no live file row references. */
-async function unreferencedKeys(tx: Tx, keys: string[]): Promise<string[]> {
-  const unique = [...new Set(keys)];
-  if (unique.length === 0) return [];
-  const live = await tx.file.findMany({ where: { storageKey: { in: unique }, status: { in: LIVE_STATUSES } }, select: { storageKey: true } });
-  const needed = new Set(live.map((f) => f.storageKey));
-  return unique.filter((k) => !needed.has(k));
-}
 
 /** A periodic sweeper. */
 export interface Sweeper {
