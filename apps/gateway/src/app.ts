@@ -8,6 +8,7 @@ import { requireApiKey, requireJsonAccept } from "./auth.js";
 import { installErrorHandling } from "./errors.js";
 import { createMemoryRateLimitStore, createRedisRateLimitStore, limitByApiKey, limitByKeyOrAddress } from "./rate-limit.js";
 import { registerOpenApi } from "./openapi.js";
+import { attachRealtime } from "./realtime.js";
 import { accountRoutes } from "./routes/account.js";
 import { downloadRoutes } from "./routes/download.js";
 import { jobRoutes } from "./routes/jobs.js";
@@ -16,6 +17,7 @@ import { listRoutes } from "./routes/lists.js";
 import { authenticateIfKeyGiven, queryRoutes } from "./routes/options.js";
 import { taskRoutes } from "./routes/tasks.js";
 import { uploadRoutes } from "./routes/upload.js";
+import { webhookRoutes } from "./routes/webhooks.js";
 import { errorSchema, jobSchema, taskSchema, userSchema } from "./schemas.js";
 import type { GatewayDeps } from "./types.js";
 
@@ -97,6 +99,10 @@ export async function buildGateway(options: GatewayDeps): Promise<FastifyInstanc
     listRoutes(api, deps);
     lifecycleRoutes(api, deps);
     accountRoutes(api, deps);
+    webhookRoutes(api, deps);
   });
+
+  // Socket.io realtime updates on the same HTTP server, at /socket.io.
+  attachRealtime(app, deps);
   return app;
 }

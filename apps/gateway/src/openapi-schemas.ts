@@ -78,6 +78,7 @@ function jobRequestSchema(): Record<string, unknown> {
     type: "object",
     properties: {
       tag: { type: ["string", "null"], description: "A label of the caller's, echoed in the job." },
+      webhook_url: { type: ["string", "null"], description: "The job's own webhook (as CloudConvert): an http(s) URL the outbound policy allows; gets job.finished and job.failed, unsigned." },
       tasks: {
         type: "object",
         description: "Tasks by name (1 to 500; names of 1 to 128 letters, digits, `-` and `_`).",

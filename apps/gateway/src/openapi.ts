@@ -24,6 +24,7 @@ const TAGS = [
   { name: "Upload form", description: "The form an import/upload task answers with. No API key: the signed form URL is the credential." },
   { name: "Downloads", description: "The signed links export/url answers with. No API key: the signature is the credential." },
   { name: "Account", description: "The account of the API key." },
+  { name: "Webhooks", description: "Signed, retried notifications of job and task events (also served at /webhooks)." },
   { name: "Query", description: "What this server can do: operations, formats and options." },
 ];
 

@@ -32,12 +32,19 @@ export interface RateLimits {
   anonymous: number;
 }
 
+/** Checks a URL before any connection (the outbound policy's checkUrl). */
+export interface UrlChecker {
+  checkUrl(url: string | URL): { allowed: true } | { allowed: false; rule: string };
+}
+
 /** The gateway's dependencies. */
 export interface GatewayDeps {
   engine: EngineDeps;
   storage: BlobStore;
   settings: GatewaySettings;
   logger: FastifyBaseLogger;
+  /** The outbound policy webhook URLs are checked against when given (TRANSMUTE_OUTBOUND_ALLOW). */
+  outbound?: UrlChecker;
   /** Aborted when the gateway starts closing: waits answer at once with the current state. */
   closing?: AbortSignal;
 }

@@ -9,7 +9,7 @@ import { ensureDefaultKey, loadSigningSecret, startOutboxRelay, type EngineDeps 
 import { createOutboundPolicy } from "@transmute/outbound";
 import { createBullQueue, createInProcessEventBus, createInProcessQueue, createRedisEventBus } from "@transmute/queue";
 import { createLocalDiskStore } from "@transmute/storage";
-import { startWorker, type RunningWorker } from "@transmute/worker";
+import { startWebhookDelivery, startWorker, type RunningWorker } from "@transmute/worker";
 import type { FastifyInstance } from "fastify";
 import { mkdir } from "node:fs/promises";
 import { pino, type Logger } from "pino";
@@ -131,6 +131,9 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
         },
       });
       cleanups.push(() => worker!.close());
+      // Every worker process sends webhooks; the claim keeps two from sending the same one.
+      const webhooks = startWebhookDelivery(engine, outbound, { timeoutSeconds: config.webhookTimeoutSeconds, retrySeconds: config.webhookRetrySeconds });
+      cleanups.push(() => webhooks.close());
     }
 
     let gateway: FastifyInstance | null = null;
@@ -140,6 +143,7 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
         engine,
         storage,
         logger: log,
+        outbound,
         settings: {
           publicUrl: config.publicUrl,
           waitTimeoutSeconds: config.waitTimeoutSeconds,

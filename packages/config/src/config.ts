@@ -57,6 +57,10 @@ export interface Config {
   readonly importUrlMaxBytes: number;
   /** TRANSMUTE_IMPORT_URL_TIMEOUT_SECONDS (default 300). */
   readonly importUrlTimeoutSeconds: number;
+  /** TRANSMUTE_WEBHOOK_TIMEOUT_SECONDS: longest webhook attempt (default 30). */
+  readonly webhookTimeoutSeconds: number;
+  /** TRANSMUTE_WEBHOOK_RETRY_SECONDS: wait before a failed webhook delivery is retried (default 1800). */
+  readonly webhookRetrySeconds: number;
   /** TRANSMUTE_FILE_RETENTION_SECONDS: files live this long after their task's creation (default 14400). */
   readonly fileRetentionSeconds: number;
   /** TRANSMUTE_TASK_RETENTION_SECONDS: tasks and jobs live this long (default 86400). */

@@ -57,6 +57,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const base64BodyLimit = r.get("TRANSMUTE_BASE64_BODY_LIMIT", (raw) => parseByteSize(raw, 1, 256 * 1024 * 1024));
   const importUrlMaxBytes = r.optional("TRANSMUTE_IMPORT_URL_MAX_BYTES", (raw) => parseByteSize(raw, 1, MAX_BYTES)) ?? uploadSizeLimit;
   const importUrlTimeoutSeconds = r.get("TRANSMUTE_IMPORT_URL_TIMEOUT_SECONDS", seconds(1, DAY));
+  const webhookTimeoutSeconds = r.get("TRANSMUTE_WEBHOOK_TIMEOUT_SECONDS", seconds(1, 600));
+  const webhookRetrySeconds = r.get("TRANSMUTE_WEBHOOK_RETRY_SECONDS", seconds(1, DAY));
   const fileRetentionSeconds = r.get("TRANSMUTE_FILE_RETENTION_SECONDS", seconds(1, 365 * DAY));
   const taskRetentionSeconds = r.get("TRANSMUTE_TASK_RETENTION_SECONDS", seconds(1, 365 * DAY));
   const sweepSeconds = r.get("TRANSMUTE_SWEEP_SECONDS", seconds(1, 3600));
@@ -121,6 +123,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     base64BodyLimit,
     importUrlMaxBytes,
     importUrlTimeoutSeconds,
+    webhookTimeoutSeconds,
+    webhookRetrySeconds,
     fileRetentionSeconds,
     taskRetentionSeconds,
     sweepSeconds,

@@ -43,6 +43,8 @@ const SETTINGS = [
   { name: "TRANSMUTE_BASE64_BODY_LIMIT", default: String(64 * MIB), doc: "Largest JSON body of an import/base64 request in bytes (default 64 MiB, at most 256 MiB: the body is held in memory); suffixes as for the upload limit." },
   { name: "TRANSMUTE_IMPORT_URL_MAX_BYTES", default: "$TRANSMUTE_UPLOAD_SIZE_LIMIT", derived: true, doc: "Largest file import/url downloads, in bytes; suffixes as for the upload limit." },
   { name: "TRANSMUTE_IMPORT_URL_TIMEOUT_SECONDS", default: "300", doc: "Longest an import/url download may take (1-86400)." },
+  { name: "TRANSMUTE_WEBHOOK_TIMEOUT_SECONDS", default: "30", doc: "Longest a webhook delivery attempt may take before it counts as TIMEOUT and is retried (1-600)." },
+  { name: "TRANSMUTE_WEBHOOK_RETRY_SECONDS", default: "1800", doc: "Wait before a failed webhook delivery is retried (1-86400; default 30 minutes, as FreeConvert); 3 retries at most." },
   { name: "TRANSMUTE_FILE_RETENTION_SECONDS", default: "14400", doc: "Files are deleted this long after their task was created (default 4 h, as FreeConvert; 1 s to 365 days)." },
   { name: "TRANSMUTE_TASK_RETENTION_SECONDS", default: "86400", doc: "Tasks and jobs are deleted this long after creation (default 24 h, as FreeConvert; 1 s to 365 days); not shorter than the file retention." },
   { name: "TRANSMUTE_SWEEP_SECONDS", default: "60", doc: "How often workers delete expired files, old tasks and jobs, and leftover scratch and temp files (1-3600); one worker at a time does the shared part." },

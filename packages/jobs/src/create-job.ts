@@ -29,6 +29,8 @@ export interface CreateJobOptions {
   stageLargeField?: StageLargeField;
   /** Removes staged files when the transaction fails. */
   discardStaged?: (files: NewFile[]) => Promise<void>;
+  /** The job's own webhook (its webhook_url, already checked): gets job.finished and job.failed. */
+  webhookUrl?: string;
 }
 
 /** The signature parameter of an upload form. */
@@ -55,7 +57,7 @@ export async function createJob(deps: EngineDeps, accountId: string, body: unkno
       }
     }
     await engineTransaction(deps, async (tx) => {
-      await writeJob(tx, deps, accountId, jobId, spec, ids, staged);
+      await writeJob(tx, deps, accountId, jobId, spec, ids, staged, opts.webhookUrl);
     });
   } catch (err) {
     if (staged.size > 0) await opts.discardStaged?.([...staged.values()]).catch(() => undefined);
@@ -87,11 +89,12 @@ async function writeJob(
   spec: JobSpec,
   ids: Map<string, string>,
   staged: Map<string, NewFile>,
+  webhookUrl?: string,
 ): Promise<void> {
   const { settings } = deps;
   // Creation stamps from the database's clock under the creation lock: cursor walks rely on it.
   const clock = await enterJobCreation(tx);
-  await tx.job.create({ data: { id: jobId, accountId, tag: spec.tag, status: "created", createdAt: clock() } });
+  await tx.job.create({ data: { id: jobId, accountId, tag: spec.tag, status: "created", createdAt: clock(), webhookUrl: webhookUrl ?? null } });
   const now = Date.now();
   for (const task of spec.tasks) {
     const op = getOperation(task.operation);

@@ -20,3 +20,4 @@ export { listJobs, listTasks, type ListResult } from "./lists.js";
 export { expandTaskViews } from "./include.js";
 export { cancelTask } from "./cancel-task.js";
 export { deleteJob, deleteTask } from "./delete-tasks.js";
+export * from "./webhooks.js";

@@ -5,6 +5,7 @@
  */
 import type { Prisma, PrismaClient } from "@transmute/db";
 import type { EngineDeps } from "./types.js";
+import { queueWebhookDeliveries } from "./webhooks.js";
 
 /** The transaction client. */
 export type Tx = Prisma.TransactionClient;
@@ -47,6 +48,8 @@ export async function emitEvent(
   extra: Record<string, unknown> = {},
 ): Promise<void> {
   await writeOutbox(tx, "event", { type, ...ids, at: Date.now(), ...extra });
+  // In the same transaction: a webhook delivery exists exactly when the event does.
+  await queueWebhookDeliveries(tx, type, ids);
 }
 
 /** A transaction of the job engine: after commit, the relay is kicked. */

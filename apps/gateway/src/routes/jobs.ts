@@ -2,6 +2,7 @@
 import { isJobEnded } from "@transmute/core";
 import { createJob, getJobView } from "@transmute/jobs";
 import { stageBase64File } from "@transmute/operations";
+import { checkWebhookUrl } from "./webhooks.js";
 import type { FastifyInstance } from "fastify";
 import { commonErrors, idParams, objectBody } from "../schemas.js";
 import { assertIdShape } from "../ids.js";
@@ -32,7 +33,10 @@ export function jobRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       response: { 201: { $ref: "Job#" }, ...commonErrors, 413: { $ref: "Error#" } },
     },
     handler: async (request, reply) => {
-      const jobId = await createJob(engine, request.accountId, request.body, base64Staging(deps));
+      // CloudConvert's per-job webhook: checked like a webhook's URL, before anything is written.
+      const hookField = (request.body as Record<string, unknown> | null)?.webhook_url;
+      const webhookUrl = hookField === undefined || hookField === null ? undefined : checkWebhookUrl(hookField, "webhook_url", deps.outbound);
+      const jobId = await createJob(engine, request.accountId, request.body, { ...base64Staging(deps), webhookUrl });
       reply.code(201);
       return getJobView(engine.prisma, engine.settings, request.accountId, jobId);
     },
