@@ -105,3 +105,23 @@ export const objectBody = { type: "object", additionalProperties: true } as cons
 export function errorResponses(...statuses: number[]): Record<number, { $ref: "Error#" }> {
   return Object.fromEntries(statuses.map((status) => [status, { $ref: "Error#" as const }]));
 }
+
+/** A list answer: the reference's page envelope (cursor paging answers docs, limit and hasNextPage of it). */
+export function pageEnvelope(items: object) {
+  const nullableInteger = { type: ["integer", "null"] } as const;
+  return {
+    type: "object",
+    properties: {
+      docs: { type: "array", items },
+      totalDocs: { type: "integer" },
+      limit: { type: "integer" },
+      totalPages: { type: "integer" },
+      page: { type: "integer" },
+      pagingCounter: { type: "integer" },
+      hasPrevPage: { type: "boolean" },
+      hasNextPage: { type: "boolean" },
+      prevPage: nullableInteger,
+      nextPage: nullableInteger,
+    },
+  } as const;
+}

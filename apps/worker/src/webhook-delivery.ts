@@ -9,7 +9,7 @@
  */
 import { createHmac } from "node:crypto";
 import type { EngineDeps } from "@transmute/jobs";
-import { claimDelivery, claimDueDeliveries, getJobView, listDueDeliveries, pruneWebhookDeliveries, recordDeliveryAttempt, type AttemptOutcome, type ClaimedDelivery } from "@transmute/jobs";
+import { startKickLoop, claimDelivery, claimDueDeliveries, getJobView, listDueDeliveries, pruneWebhookDeliveries, recordDeliveryAttempt, type AttemptOutcome, type ClaimedDelivery } from "@transmute/jobs";
 import { safeFetch, type OutboundPolicy } from "@transmute/outbound";
 
 /** Settings of the delivery loop. */
@@ -46,34 +46,25 @@ export function signWebhookBody(body: string, secret: string): string {
 /** Starts the loop. */
 export function startWebhookDelivery(engine: EngineDeps, outbound: OutboundPolicy, settings: WebhookDeliverySettings): WebhookDelivery {
   const inFlight = new Set<Promise<void>>();
-  let running: Promise<void> | null = null;
-  let again = false;
   let closed = false;
   // The lease outlives the attempt's own timeout, so a live sender always finishes first.
   const leaseSeconds = settings.timeoutSeconds + 30;
   const queued = engine.queue.kind === "bullmq";
 
-  const pass = async (): Promise<void> => {
-    do {
-      again = false;
-      try {
-        if (queued) {
-          for (const due of await listDueDeliveries(engine.prisma)) {
-            await engine.queue.enqueue(WEBHOOK_QUEUE, { taskId: due.id }, `webhook-${due.id}-${due.attempts}`);
-          }
-          continue;
-        }
-        for (;;) {
-          const claimed = await claimDueDeliveries(engine.prisma, leaseSeconds);
-          if (claimed.length === 0) break;
-          // Sent side by side, so one hanging receiver does not hold the others up.
-          await Promise.all(claimed.map((d) => track(deliver(d))));
-          if (closed) break;
-        }
-      } catch (err) {
-        engine.log.warn({ err }, "webhook delivery pass failed; will retry");
+  const work = async (): Promise<void> => {
+    if (queued) {
+      for (const due of await listDueDeliveries(engine.prisma)) {
+        await engine.queue.enqueue(WEBHOOK_QUEUE, { taskId: due.id }, `webhook-${due.id}-${due.attempts}`);
       }
-    } while (again && !closed);
+      return;
+    }
+    for (;;) {
+      const claimed = await claimDueDeliveries(engine.prisma, leaseSeconds);
+      if (claimed.length === 0) break;
+      // Sent side by side, so one hanging receiver does not hold the others up.
+      await Promise.all(claimed.map((d) => track(deliver(d))));
+      if (closed) break;
+    }
   };
   const track = (p: Promise<void>): Promise<void> => {
     inFlight.add(p);
@@ -98,18 +89,11 @@ export function startWebhookDelivery(engine: EngineDeps, outbound: OutboundPolic
       )
     : null;
 
-  const kick = (): void => {
-    if (closed) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = pass().finally(() => {
-      running = null;
-    });
-  };
-  const timer = setInterval(kick, settings.pollMs ?? 1000);
-  timer.unref();
+  const loop = startKickLoop(work, {
+    pollMs: settings.pollMs ?? 1000,
+    onError: (err) => engine.log.warn({ err }, "webhook delivery pass failed; will retry"),
+  });
+  const kick = loop.kick;
   // The attempt log is kept a week; any worker may prune (deleting twice is harmless).
   const pruner = setInterval(() => {
     pruneWebhookDeliveries(engine.prisma).catch((err) => engine.log.warn({ err }, "pruning webhook deliveries failed"));
@@ -124,10 +108,9 @@ export function startWebhookDelivery(engine: EngineDeps, outbound: OutboundPolic
     kick,
     async close() {
       closed = true;
-      clearInterval(timer);
+      await loop.close();
       clearInterval(pruner);
       unsubscribe();
-      if (running) await running;
       await consumer?.close();
       await Promise.allSettled([...inFlight]);
     },

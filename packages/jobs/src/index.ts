@@ -21,3 +21,4 @@ export { expandTaskViews } from "./include.js";
 export { cancelTask } from "./cancel-task.js";
 export { deleteJob, deleteTask } from "./delete-tasks.js";
 export * from "./webhooks.js";
+export { startKickLoop, type KickLoop } from "./kick-loop.js";

@@ -6,6 +6,7 @@
  * which is harmless (enqueues are deduplicated and claims are conditional; events are re-reads).
  */
 import type { DomainEvent } from "@transmute/queue";
+import { startKickLoop } from "./kick-loop.js";
 import { inTransaction } from "./tx.js";
 import type { EngineDeps } from "./types.js";
 
@@ -46,44 +47,13 @@ export async function relayOnce(deps: EngineDeps, batch = BATCH): Promise<number
 
 /** Starts a relay that runs on kicks and every `pollMs` (default 500). */
 export function startOutboxRelay(deps: EngineDeps, opts: { pollMs?: number } = {}): OutboxRelay {
-  let running: Promise<void> | null = null;
-  let again = false;
-  let closed = false;
-  const pass = async (): Promise<void> => {
-    do {
-      again = false;
-      try {
-        // A short batch means the outbox was drained; rows committed since come with their own kick.
-        while ((await relayOnce(deps, BATCH)) >= BATCH) {
-          /* keep going while batches come back full */
-        }
-      } catch (err) {
-        deps.log.warn({ err }, "outbox relay pass failed; will retry");
+  return startKickLoop(
+    async () => {
+      // A short batch means the outbox was drained; rows committed since come with their own kick.
+      while ((await relayOnce(deps, BATCH)) >= BATCH) {
+        /* keep going while batches come back full */
       }
-    } while (again && !closed);
-  };
-  const kick = () => {
-    if (closed) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = pass().finally(() => {
-      running = null;
-    });
-  };
-  const timer = setInterval(kick, opts.pollMs ?? 500);
-  timer.unref();
-  return {
-    kick,
-    async drain() {
-      kick();
-      while (running) await running;
     },
-    async close() {
-      closed = true;
-      clearInterval(timer);
-      if (running) await running;
-    },
-  };
+    { pollMs: opts.pollMs ?? 500, onError: (err) => deps.log.warn({ err }, "outbox relay pass failed; will retry") },
+  );
 }

@@ -17,7 +17,7 @@ import {
   type ListResult,
 } from "@transmute/jobs";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { commonErrors, jobSchema } from "../schemas.js";
+import { commonErrors, jobSchema, pageEnvelope } from "../schemas.js";
 import type { GatewayDeps } from "../types.js";
 
 // No `type`: the parameters are read and refused with their own messages (list-query.ts),
@@ -52,26 +52,6 @@ const jobListQuery = {
   },
 } as const;
 
-/** The answer of a list: the reference's page envelope, or (cursor paging) docs, limit and hasNextPage. */
-function listAnswer(items: object) {
-  const nullableInteger = { type: ["integer", "null"] } as const;
-  return {
-    type: "object",
-    properties: {
-      docs: { type: "array", items },
-      totalDocs: { type: "integer" },
-      limit: { type: "integer" },
-      totalPages: { type: "integer" },
-      page: { type: "integer" },
-      pagingCounter: { type: "integer" },
-      hasPrevPage: { type: "boolean" },
-      hasNextPage: { type: "boolean" },
-      prevPage: nullableInteger,
-      nextPage: nullableInteger,
-    },
-  } as const;
-}
-
 /** A job of the list: its tasks are objects with include=tasks, ids otherwise. */
 const listedJob = {
   type: "object",
@@ -97,7 +77,7 @@ export function listRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       summary: "List tasks",
       description: "The account's tasks, oldest first, with their payload, result and status. Page paging (page, per_page) answers the paging envelope; cursor paging (cursorId, maxRetrieve) answers docs and the X-More-Results-Available, X-Cursor-ID and X-Cursor-Was-Broken headers, and never skips or repeats a task while new ones are created.",
       querystring: taskListQuery,
-      response: { 200: listAnswer({ $ref: "Task#" }), ...commonErrors },
+      response: { 200: pageEnvelope({ $ref: "Task#" }), ...commonErrors },
     },
     handler: async (request, reply) => {
       const query = request.query as ListQuery;
@@ -113,7 +93,7 @@ export function listRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       summary: "List jobs",
       description: "The account's jobs, oldest first; paged as the task list.",
       querystring: jobListQuery,
-      response: { 200: listAnswer(listedJob), ...commonErrors },
+      response: { 200: pageEnvelope(listedJob), ...commonErrors },
     },
     handler: async (request, reply) => {
       const query = request.query as ListQuery;

@@ -16,7 +16,7 @@ import {
   type ListQuery,
 } from "@transmute/jobs";
 import type { FastifyInstance } from "fastify";
-import { commonErrors, idParams } from "../schemas.js";
+import { commonErrors, idParams, pageEnvelope } from "../schemas.js";
 import type { GatewayDeps, UrlChecker } from "../types.js";
 
 const OUTBOUND_SETTING = "TRANSMUTE_OUTBOUND_ALLOW";
@@ -49,23 +49,6 @@ const attemptSchema = {
     durationMs: { type: "integer" },
   },
 } as const;
-
-const page = (items: object) =>
-  ({
-    type: "object",
-    properties: {
-      docs: { type: "array", items },
-      totalDocs: { type: "integer" },
-      limit: { type: "integer" },
-      totalPages: { type: "integer" },
-      page: { type: "integer" },
-      pagingCounter: { type: "integer" },
-      hasPrevPage: { type: "boolean" },
-      hasNextPage: { type: "boolean" },
-      prevPage: { type: ["integer", "null"] },
-      nextPage: { type: ["integer", "null"] },
-    },
-  }) as const;
 
 const pagingQuery = {
   per_page: { description: "Webhooks per page (default 50, at most 200)." },
@@ -118,7 +101,7 @@ export function webhookRoutes(app: FastifyInstance, deps: GatewayDeps): void {
         tags,
         summary: "List webhooks",
         querystring: { type: "object", properties: { url: { description: "Only webhooks with exactly this URL." }, ...pagingQuery } },
-        response: { 200: page(webhookSchema), ...commonErrors },
+        response: { 200: pageEnvelope(webhookSchema), ...commonErrors },
       },
       handler: async (request) => {
         const query = request.query as ListQuery;
@@ -178,7 +161,7 @@ export function webhookRoutes(app: FastifyInstance, deps: GatewayDeps): void {
         description: "Newest first: when, the response code (HTTP status, NETWORK_ERROR or TIMEOUT) and how long it took.",
         params: idParams,
         querystring: { type: "object", properties: pagingQuery },
-        response: { 200: page(attemptSchema), ...commonErrors },
+        response: { 200: pageEnvelope(attemptSchema), ...commonErrors },
       },
       handler: async (request) => listWebhookAttempts(prisma, request.accountId, (request.params as { id: string }).id, readPage(request.query as ListQuery)),
     });
