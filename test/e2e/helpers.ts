@@ -4,13 +4,12 @@
  * and small assertions on the API's answers. No mocks: everything goes through real HTTP.
  */
 import { createHash } from "node:crypto";
-import { once } from "node:events";
 import { existsSync, readdirSync } from "node:fs";
 import { cp, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createDeflate, crc32, inflateRawSync } from "node:zlib";
+import { inflateRawSync } from "node:zlib";
 import { applyMigrations, createDatabase } from "@transmute/db";
 import sharp from "sharp";
 import { expect } from "vitest";
@@ -278,37 +277,7 @@ export function readZip(zip: Buffer): ZipEntry[] {
   return entries;
 }
 
-/** A valid 1-bit greyscale PNG of width x height whose pixels, all 0, deflate to almost nothing. */
-export async function makeHugePng(width: number, height: number): Promise<Buffer> {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-    const out = Buffer.alloc(8 + data.length + 4);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([1, 0, 0, 0, 0], 8); // bit depth 1, greyscale, deflate, adaptive filtering, no interlace
-  const deflate = createDeflate({ level: 9 });
-  const compressed: Buffer[] = [];
-  deflate.on("data", (c: Buffer) => compressed.push(c));
-  const rowsPerBlock = 1000;
-  const block = Buffer.alloc((1 + Math.ceil(width / 8)) * rowsPerBlock); // filter byte 0 + packed row
-  for (let rows = 0; rows < height; rows += rowsPerBlock) {
-    if (!deflate.write(block)) await once(deflate, "drain");
-  }
-  deflate.end();
-  await once(deflate, "end");
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", Buffer.concat(compressed)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
+export { makeHugePng } from "../support/huge-png.js";
 
 /** Polls `check` until it returns true or `ms` pass. */
 export async function eventually(check: () => Promise<boolean> | boolean, ms = 10_000, what = "condition"): Promise<void> {

@@ -1,13 +1,12 @@
-import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDeflate, crc32 } from "node:zlib";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identifyFormat, parseImageOptions, type ImageOptions } from "@transmute/core";
 import { convertImage, listImageFormats } from "../dist/convert-image.js";
+import { makeHugePng } from "../../../test/support/huge-png.js";
 
 const LIMITS = { maxPixels: 100_000_000 };
 let dir: string;
@@ -40,38 +39,6 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; messa
   throw new Error("expected the conversion to fail");
 }
 
-/** A valid 1-bit greyscale PNG of width x height whose pixels, all 0, deflate to almost nothing. */
-async function writeHugePng(path: string, width: number, height: number): Promise<void> {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-    const out = Buffer.alloc(8 + data.length + 4);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([1, 0, 0, 0, 0], 8); // bit depth 1, greyscale, deflate, adaptive filtering, no interlace
-  const deflate = createDeflate({ level: 9 });
-  const compressed: Buffer[] = [];
-  deflate.on("data", (c: Buffer) => compressed.push(c));
-  const rowsPerBlock = 1000;
-  const block = Buffer.alloc((1 + Math.ceil(width / 8)) * rowsPerBlock); // filter byte 0 + packed row
-  for (let rows = 0; rows < height; rows += rowsPerBlock) {
-    if (!deflate.write(block)) await once(deflate, "drain");
-  }
-  deflate.end();
-  await once(deflate, "end");
-  const file = await open(path, "w");
-  await file.write(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-  await file.write(chunk("IHDR", ihdr));
-  await file.write(chunk("IDAT", Buffer.concat(compressed)));
-  await file.write(chunk("IEND", Buffer.alloc(0)));
-  await file.close();
-}
-
 const RED: Rgb = [200, 30, 40];
 const BLUE: Rgb = [20, 40, 220];
 let jpgPath: string;
@@ -98,7 +65,7 @@ beforeAll(async () => {
     sharp({ create: { width: 20, height: 10, channels: 3, background: { r: r!, g: g!, b: b! } } }).raw().toBuffer()));
   await sharp(Buffer.concat(frames), { raw: { width: 20, height: 30, channels: 3, pageHeight: 10 } }).gif({ delay: [100, 100, 100], loop: 0 }).toFile(animatedGifPath);
   hugePngPath = join(dir, "huge.png");
-  await writeHugePng(hugePngPath, 50_000, 50_000);
+  await writeFile(hugePngPath, await makeHugePng(50_000, 50_000));
 });
 
 afterAll(async () => {
