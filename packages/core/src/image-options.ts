@@ -3,7 +3,7 @@
  * are all generated from IMAGE_OPTIONS, so a new option is one row here plus its use in the engine.
  */
 import { AppError } from "./errors.js";
-import { parseOptionsWith, showValue } from "./option-table.js";
+import { parseOptionsWith, showValue, toBoolean, toNumber, toNumberInRange } from "./option-table.js";
 import { normalizeFormat } from "./formats.js";
 
 /** A colour with 0..255 channels and an alpha from 0 (transparent) to 1 (opaque), as sharp takes it. */
@@ -165,11 +165,9 @@ function parseValue(spec: ImageOptionSpec, key: string, raw: unknown): unknown {
   const invalid = () => new AppError("invalid_option", `option ${key} must be ${describeImageOptionValues(spec)}; got ${showValue(raw)}`);
   switch (spec.type) {
     case "boolean": {
-      if (typeof raw === "boolean") return raw;
-      const text = typeof raw === "string" ? raw.trim().toLowerCase() : raw;
-      if (text === "true" || text === 1 || text === "1") return true;
-      if (text === "false" || text === 0 || text === "0") return false;
-      throw invalid();
+      const flag = toBoolean(raw);
+      if (flag === null) throw invalid();
+      return flag;
     }
     case "color": {
       // An Rgba object is what parsing produced: accepting it makes re-validation in the worker a no-op.
@@ -182,19 +180,11 @@ function parseValue(spec: ImageOptionSpec, key: string, raw: unknown): unknown {
         const word = spec.keywords.find((k) => k === raw.trim().toLowerCase());
         if (word !== undefined) return word;
       }
-      const n = toNumber(raw);
-      if (n === null || (spec.type === "integer" && !Number.isInteger(n))) throw invalid();
-      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) throw invalid();
+      const n = toNumberInRange(spec, raw);
+      if (n === null) throw invalid();
       return n;
     }
   }
-}
-
-function toNumber(raw: unknown): number | null {
-  if (typeof raw === "number") return Number.isFinite(raw) ? raw : null;
-  // Plain decimals only: "1e3", "0x10" and "" are typos far more often than intent.
-  if (typeof raw === "string" && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/.test(raw)) return Number(raw);
-  return null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -98,11 +98,9 @@ export function parseOptionValue(spec: OptionSpec, givenAs: string, raw: unknown
   const invalid = () => invalidOption(spec, givenAs, raw);
   switch (spec.type) {
     case "boolean": {
-      if (typeof raw === "boolean") return raw;
-      const text = typeof raw === "string" ? raw.trim().toLowerCase() : raw;
-      if (text === "true" || text === 1 || text === "1") return true;
-      if (text === "false" || text === 0 || text === "0") return false;
-      throw invalid();
+      const flag = toBoolean(raw);
+      if (flag === null) throw invalid();
+      return flag;
     }
     case "enum": {
       if (typeof raw !== "string") throw invalid();
@@ -117,9 +115,8 @@ export function parseOptionValue(spec: OptionSpec, givenAs: string, raw: unknown
       return raw.trim();
     }
     default: {
-      const n = toNumber(raw);
-      if (n === null || (spec.type === "integer" && !Number.isInteger(n))) throw invalid();
-      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) throw invalid();
+      const n = toNumberInRange(spec, raw);
+      if (n === null) throw invalid();
       return n;
     }
   }
@@ -130,7 +127,8 @@ function enumKey(text: string): string {
   return text.trim().toLowerCase().replace(/[\s_-]+/g, "");
 }
 
-function toNumber(raw: unknown): number | null {
+/** A finite number, or a string holding a plain decimal; null for anything else. */
+export function toNumber(raw: unknown): number | null {
   if (typeof raw === "number") return Number.isFinite(raw) ? raw : null;
   // Plain decimals only: "1e3", "0x10" and "" are typos far more often than intent.
   if (typeof raw === "string" && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/.test(raw)) return Number(raw);
@@ -141,4 +139,21 @@ function toNumber(raw: unknown): number | null {
 export function showValue(value: unknown): string {
   const text = value === undefined ? "undefined" : JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** A boolean option value: true/false, 1/0 and their strings; null for anything else. */
+export function toBoolean(raw: unknown): boolean | null {
+  if (typeof raw === "boolean") return raw;
+  const text = typeof raw === "string" ? raw.trim().toLowerCase() : raw;
+  if (text === "true" || text === 1 || text === "1") return true;
+  if (text === "false" || text === 0 || text === "0") return false;
+  return null;
+}
+
+/** A number (or numeric string) of the spec's kind within its range; null when it is not one. */
+export function toNumberInRange(spec: { type: string; min?: number; max?: number }, raw: unknown): number | null {
+  const n = toNumber(raw);
+  if (n === null || (spec.type === "integer" && !Number.isInteger(n))) return null;
+  if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) return null;
+  return n;
 }
