@@ -87,6 +87,14 @@ export interface Config {
   readonly taskTimeoutSeconds: number;
   /** TRANSMUTE_TASK_TIMEOUT_MAX_SECONDS: largest timeout a task may ask for (default 3600). */
   readonly taskTimeoutMaxSeconds: number;
+  /** TRANSMUTE_MAX_PAGES: most pages of a document an engine works on (default 1000). */
+  readonly maxPages: number;
+  /** TRANSMUTE_MAX_MEDIA_SECONDS: longest audio or video input (default 14400). */
+  readonly maxMediaSeconds: number;
+  /** Archive guards: TRANSMUTE_ARCHIVE_MAX_ENTRIES (10000), _MAX_BYTES (2 GiB), _MAX_RATIO (200), _MAX_DEPTH (3). */
+  readonly archiveLimits: { readonly maxEntries: number; readonly maxBytes: number; readonly maxRatio: number; readonly maxDepth: number };
+  /** The external tools: FFMPEG_PATH ("ffmpeg"), TRANSMUTE_SOFFICE_PATH ("soffice"), TRANSMUTE_CHROMIUM_PATH ("chromium"). */
+  readonly tools: { readonly ffmpeg: string; readonly soffice: string; readonly chromium: string };
   /** TRANSMUTE_ENGINES: engine classes this worker serves (default null: every one it can run). */
   readonly engines: readonly string[] | null;
   /** TRANSMUTE_HEARTBEAT_SECONDS (default 5). */

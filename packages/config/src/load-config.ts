@@ -74,6 +74,19 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const taskTimeoutSeconds = r.get("TRANSMUTE_TASK_TIMEOUT_SECONDS", seconds(1, DAY));
   const taskTimeoutMaxSeconds = r.get("TRANSMUTE_TASK_TIMEOUT_MAX_SECONDS", seconds(1, DAY));
   const engines = r.optional("TRANSMUTE_ENGINES", parseEngineList) ?? null;
+  const maxPages = r.get("TRANSMUTE_MAX_PAGES", (raw) => parseInteger(raw, 1, 1_000_000, "pages"));
+  const maxMediaSeconds = r.get("TRANSMUTE_MAX_MEDIA_SECONDS", seconds(1, 7 * DAY));
+  const archiveLimits = {
+    maxEntries: r.get("TRANSMUTE_ARCHIVE_MAX_ENTRIES", (raw) => parseInteger(raw, 1, 10_000_000, "entries")),
+    maxBytes: r.get("TRANSMUTE_ARCHIVE_MAX_BYTES", (raw) => parseByteSize(raw, 1, MAX_BYTES)),
+    maxRatio: r.get("TRANSMUTE_ARCHIVE_MAX_RATIO", (raw) => parseInteger(raw, 1, 100_000)),
+    maxDepth: r.get("TRANSMUTE_ARCHIVE_MAX_DEPTH", (raw) => parseInteger(raw, 1, 32)),
+  };
+  const tools = {
+    ffmpeg: r.get("FFMPEG_PATH", parseExecutable),
+    soffice: r.get("TRANSMUTE_SOFFICE_PATH", parseExecutable),
+    chromium: r.get("TRANSMUTE_CHROMIUM_PATH", parseExecutable),
+  };
   const heartbeatSeconds = r.get("TRANSMUTE_HEARTBEAT_SECONDS", seconds(1, 3600));
   const reconcileSeconds = r.get("TRANSMUTE_RECONCILE_SECONDS", seconds(1, 3600));
   const staleAfterSeconds = r.get("TRANSMUTE_STALE_AFTER_SECONDS", seconds(2, DAY));
@@ -138,6 +151,10 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     maxPixels,
     taskTimeoutSeconds,
     taskTimeoutMaxSeconds,
+    maxPages,
+    maxMediaSeconds,
+    archiveLimits,
+    tools,
     engines,
     heartbeatSeconds,
     reconcileSeconds,
@@ -223,4 +240,12 @@ function parseProxyList(raw: string): string[] {
       const cidr = parseCidr(entry);
       return entry.includes("/") ? `${cidr.address}/${cidr.prefix}` : cidr.address;
     });
+}
+
+/** An executable: a bare name (looked up on PATH when run) or an absolute path. */
+function parseExecutable(raw: string): string {
+  const value = raw.trim();
+  if (value === "") throw new InvalidValue("must be an executable name or an absolute path, not empty");
+  if (value.includes("/") && !path.isAbsolute(value)) throw new InvalidValue(`must be a bare executable name or an absolute path, not the relative path "${value}"`);
+  return value;
 }

@@ -67,6 +67,8 @@ export const FORMATS: readonly FormatInfo[] = [
   { ext: "json", name: "JSON", family: "document", contentType: "application/json", aliases: [], identifiedAs: ["txt"] },
   // An HTML fragment has no structure to recognise, so plain text is a valid identification.
   { ext: "html", name: "HTML", family: "document", contentType: "text/html", aliases: ["htm", "xhtml"], identifiedAs: ["txt", "xml"] },
+  // A web-page snapshot (what import/webpage captures): MIME headers, then the page and its resources.
+  { ext: "mhtml", name: "MHTML", family: "document", contentType: "multipart/related", aliases: ["mht"], identifiedAs: ["txt"] },
   { ext: "xml", name: "XML", family: "document", contentType: "application/xml", aliases: [], identifiedAs: ["txt", "svg", "html"] },
   // Ebooks.
   { ext: "epub", name: "EPUB", family: "ebook", contentType: "application/epub+zip", aliases: [], container: "zip" },
@@ -430,6 +432,7 @@ const HTML_ROOTS = new Set(["html", "head", "body", "meta", "title", "link", "sc
 function identifyText(h: Uint8Array): string | null {
   const text = decodeText(h);
   if (text === null) return null;
+  if (isMhtml(text)) return "mhtml";
   let at = 0;
   let xmlDeclaration = false;
   let doctype: string | undefined;
@@ -456,6 +459,14 @@ function identifyText(h: Uint8Array): string | null {
   const root = /^<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)(?=[\s>/]|$)/.exec(text.slice(at, at + 256))?.[1];
   if (root === undefined && at < text.length) return "txt";
   return markupVerdict(doctype, root, xmlDeclaration);
+}
+
+/** A MIME message of type multipart/related at the top: the header block names it before any blank line. */
+function isMhtml(text: string): boolean {
+  const headerEnd = text.search(/\r?\n\r?\n/);
+  const headers = headerEnd < 0 ? text : text.slice(0, headerEnd);
+  if (!/^[A-Za-z][\w-]*:/.test(headers)) return false;
+  return /^mime-version:/im.test(headers) && /^content-type:\s*multipart\/related/im.test(headers);
 }
 
 function markupVerdict(doctype: string | undefined, root: string | undefined, xmlDeclaration: boolean): string {

@@ -12,10 +12,16 @@ import { COMPRESSIBLE_IMAGES, parseCompressOptions } from "./compress-options.js
 import { MERGE_OUTPUTS, parseMergeOptions } from "./merge-options.js";
 
 /**
- * The engine class whose queue a task goes to; `io` is served by every worker. `pdf` is pdf-lib
- * (merging into a PDF), `ghostscript` the gs tool (PDF compression), served only where found.
+ * The engine class whose queue a task goes to; `io` is served by every worker. `image` is sharp,
+ * `pdf` pdf-lib (assembling and splitting PDFs), `ghostscript` the gs tool (PDF compression),
+ * `poppler` pdftoppm/pdftotext (PDF pages to images and text), `office` LibreOffice, `media`
+ * ffmpeg, `browser` Chromium (web pages, HTML and Markdown), `archive` zip/tar/7z. Each is served
+ * only by workers where its tool was found.
  */
-export type EngineClass = "io" | "image" | "pdf" | "ghostscript";
+export type EngineClass = "io" | "image" | "pdf" | "ghostscript" | "poppler" | "office" | "media" | "browser" | "archive";
+
+/** Every engine class, `io` first. */
+export const ENGINE_CLASSES: readonly EngineClass[] = ["io", "image", "pdf", "ghostscript", "poppler", "office", "media", "browser", "archive"];
 
 /** Everything the job engine and the gateway know about an operation. */
 export interface OperationDefinition {
@@ -39,21 +45,41 @@ export interface OperationDefinition {
 }
 
 /** The operations whose engine class depends on the input's format: routed through CONVERSION_TABLE. */
-export type FormatOperation = "convert" | "compress" | "merge";
+export type FormatOperation = "convert" | "compress" | "merge" | "extract";
+
+const RASTER_IMAGES = ["jpg", "png", "webp", "avif", "gif", "tiff", "svg", "heic"] as const;
+/** Video formats ffmpeg reads and writes (gif as a silent video). */
+export const VIDEO_FORMATS = ["mp4", "webm", "mov", "mkv", "avi", "gif"] as const;
+/** Audio formats ffmpeg reads and writes. */
+export const AUDIO_FORMATS = ["mp3", "wav", "ogg", "flac", "aac", "m4a", "opus"] as const;
+/** Archive formats read and written (tgz is tar.gz). */
+export const ARCHIVE_FORMATS = ["zip", "tar", "tgz", "7z"] as const;
+const TEXT_DOCUMENTS = ["doc", "docx", "odt", "rtf", "txt", "html"] as const;
+const SPREADSHEETS = ["xls", "xlsx", "ods", "csv"] as const;
+const PRESENTATIONS = ["ppt", "pptx", "odp"] as const;
 
 /**
  * Which engine class does what from which input formats to which outputs, per operation.
- * compress keeps the format (from x to x); merge takes every input `from` into one `to`.
+ * compress and extract keep the format (from x to x); merge takes every input `from` into one
+ * `to`. Where two rows cover a pair, the earlier row's engine is preferred and the later one
+ * takes the task when no live worker runs the earlier (html -> pdf: Chromium, else LibreOffice).
  */
 export const CONVERSION_TABLE: ReadonlyArray<{ operation: FormatOperation; engineClass: EngineClass; from: readonly string[]; to: readonly string[] }> = [
-  {
-    operation: "convert",
-    engineClass: "image",
-    from: ["jpg", "png", "webp", "avif", "gif", "tiff", "svg", "heic"],
-    to: ["jpg", "png", "webp", "avif", "gif", "tiff"],
-  },
+  { operation: "convert", engineClass: "image", from: RASTER_IMAGES, to: ["jpg", "png", "webp", "avif", "gif", "tiff"] },
+  // Images into a one-page-per-image PDF; pdf -> pdf splits by page ranges.
+  { operation: "convert", engineClass: "pdf", from: [...RASTER_IMAGES, "pdf"], to: ["pdf"] },
+  { operation: "convert", engineClass: "poppler", from: ["pdf"], to: ["png", "jpg", "webp", "txt"] },
+  { operation: "convert", engineClass: "browser", from: ["mhtml", "html", "md"], to: ["png", "jpg", "pdf"] },
+  { operation: "convert", engineClass: "office", from: TEXT_DOCUMENTS, to: ["pdf", "docx", "odt"] },
+  { operation: "convert", engineClass: "office", from: SPREADSHEETS, to: ["pdf", "xlsx", "ods", "csv"] },
+  { operation: "convert", engineClass: "office", from: PRESENTATIONS, to: ["pdf", "pptx", "odp"] },
+  { operation: "convert", engineClass: "media", from: VIDEO_FORMATS, to: [...VIDEO_FORMATS, ...AUDIO_FORMATS] },
+  { operation: "convert", engineClass: "media", from: AUDIO_FORMATS, to: AUDIO_FORMATS },
+  { operation: "convert", engineClass: "archive", from: ARCHIVE_FORMATS, to: ARCHIVE_FORMATS },
   { operation: "compress", engineClass: "image", from: COMPRESSIBLE_IMAGES, to: COMPRESSIBLE_IMAGES },
   { operation: "compress", engineClass: "ghostscript", from: ["pdf"], to: ["pdf"] },
+  { operation: "compress", engineClass: "media", from: [...VIDEO_FORMATS.filter((f) => f !== "gif"), ...AUDIO_FORMATS], to: [...VIDEO_FORMATS.filter((f) => f !== "gif"), ...AUDIO_FORMATS] },
+  { operation: "extract", engineClass: "archive", from: ARCHIVE_FORMATS, to: ARCHIVE_FORMATS },
   { operation: "merge", engineClass: "pdf", from: ["jpg", "png", "webp", "avif", "gif", "tiff", "svg", "heic", "pdf"], to: ["pdf"] },
   { operation: "merge", engineClass: "image", from: ["jpg", "png", "webp", "avif", "gif", "tiff", "svg", "heic"], to: ["gif"] },
 ];
@@ -71,13 +97,31 @@ export function acceptedFormats(operation: FormatOperation, to: string): string[
 
 /** The engine class that does `operation` (default convert) from `from` to `to`, or null when none does. */
 export function engineClassForConversion(from: string, to: string, operation: FormatOperation = "convert"): EngineClass | null {
+  return engineClassesForConversion(from, to, operation)[0] ?? null;
+}
+
+/** Every engine class that does `operation` from `from` to `to`, most preferred first. */
+export function engineClassesForConversion(from: string, to: string, operation: FormatOperation = "convert"): EngineClass[] {
   const a = normalizeFormat(from);
   const b = normalizeFormat(to);
-  const row = CONVERSION_TABLE.find((r) => r.operation === operation && r.from.includes(a) && r.to.includes(b));
-  return row ? row.engineClass : null;
+  const rows = CONVERSION_TABLE.filter((r) => r.operation === operation && r.from.includes(a) && r.to.includes(b));
+  return [...new Set(rows.map((r) => r.engineClass))];
 }
 
 const filename = { type: "string", minLength: 1, maxLength: 255 } as const;
+
+/** Only the scheme is knowable from the payload; addresses are checked at connect time. */
+function checkHttpUrl(payload: Record<string, unknown>): void {
+  let url: URL;
+  try {
+    url = new URL(String(payload.url));
+  } catch {
+    throw new AppError("invalid_payload", `"url" is not an absolute URL.`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new AppError("invalid_payload", `"url" must be an http or https URL, not ${url.protocol.replace(":", "")}.`);
+  }
+}
 const timeout = { type: "integer", minimum: 1 } as const;
 
 /** The operations this build knows, by name. */
@@ -109,18 +153,7 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
         },
         secretFields: [],
         largeFields: [],
-        check(payload) {
-          // Only the scheme is knowable from the payload; addresses are checked at connect time.
-          let url: URL;
-          try {
-            url = new URL(String(payload.url));
-          } catch {
-            throw new AppError("invalid_payload", `"url" is not an absolute URL.`);
-          }
-          if (url.protocol !== "http:" && url.protocol !== "https:") {
-            throw new AppError("invalid_payload", `"url" must be an http or https URL, not ${url.protocol.replace(":", "")}.`);
-          }
-        },
+        check: checkHttpUrl,
       },
       {
         name: "import/base64",
@@ -220,6 +253,43 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
         },
       },
       {
+        name: "import/webpage",
+        summary: "Capture a web page, with its images, styles and frames, as one self-contained MHTML snapshot (headless Chromium, under the outbound policy).",
+        minInputs: 0,
+        maxInputs: 0,
+        runsOnSurvivors: false,
+        trigger: "queue",
+        payloadSchema: {
+          type: "object",
+          required: ["url"],
+          properties: {
+            url: { type: "string", minLength: 1, maxLength: 8192 },
+            filename,
+            timeout,
+            viewport_width: { type: "integer", minimum: 16, maximum: 8192 },
+            viewport_height: { type: "integer", minimum: 16, maximum: 8192 },
+            wait_time: { type: "integer", minimum: 0, maximum: 60000 },
+          },
+        },
+        secretFields: [],
+        largeFields: [],
+        check: checkHttpUrl,
+      },
+      {
+        name: "extract",
+        summary: "Unpack an archive (zip, tar, tar.gz, 7z) into its files, under the archive guards.",
+        minInputs: 1,
+        maxInputs: 1,
+        runsOnSurvivors: false,
+        trigger: "queue",
+        payloadSchema: {
+          type: "object",
+          properties: { input_format: { type: "string", minLength: 1, maxLength: 16 }, options: { type: "object" }, timeout },
+        },
+        secretFields: [],
+        largeFields: [],
+      },
+      {
         name: "export/url",
         summary: "Publish the input files at signed temporary download links.",
         minInputs: 1,
@@ -239,7 +309,8 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
 
 /** The engine class of operations that do not depend on the input format. */
 export function staticEngineClass(operation: string): EngineClass | null {
-  return operation === "convert" || operation === "compress" || operation === "merge" ? null : "io";
+  if (operation === "convert" || operation === "compress" || operation === "merge" || operation === "extract") return null;
+  return operation === "import/webpage" ? "browser" : "io";
 }
 
 /** The definition of `name`, or a 400 naming it. */

@@ -4,8 +4,8 @@ import { AppError, normalizeFormat, type EngineClass } from "@transmute/core";
 export interface ConversionPair {
   from: string;
   to: string;
-  /** The operation: absent for convert; compress (to = from) or merge (every input `from` into `to`). */
-  operation?: "compress" | "merge";
+  /** The operation: absent for convert; compress and extract (to = from) or merge (every input `from` into `to`). */
+  operation?: "compress" | "merge" | "extract";
 }
 
 /** What an engine reports about itself: workers register this with their heartbeat. */
@@ -30,12 +30,38 @@ export interface ConvertRequest {
   options?: unknown;
   /** Limits for this call; an engine never goes past its own configured ones. */
   limits?: ConvertLimits;
+  /**
+   * Where the engine may write further outputs and its temporary files (the task's scratch
+   * directory, removed with the task; default: the directory of outputPath). Nothing of an
+   * engine's may be left anywhere else.
+   */
+  workDir?: string;
+  /** The name outputs are published under, without extension (default "output"); multi-file outputs are named from it. */
+  baseName?: string;
 }
 
 /** Per-call limits (a Filewall authorize request may set tighter ones than the operator). */
 export interface ConvertLimits {
   /** Most pixels of an image input or output. */
   maxPixels?: number;
+  /** Most pages of a document read, rendered or split (limit_exceeded past it). */
+  maxPages?: number;
+  /** Longest audio or video input, in seconds (limit_exceeded past it). */
+  maxMediaSeconds?: number;
+  /** The archive guards. */
+  archive?: ArchiveLimits;
+}
+
+/** What an archive may hold before it is refused (zip bombs, entry floods, deep nesting). */
+export interface ArchiveLimits {
+  /** Most entries (files and folders). */
+  maxEntries: number;
+  /** Largest total uncompressed size, bytes. */
+  maxBytes: number;
+  /** Largest ratio of uncompressed to compressed size, of the whole archive or of one entry. */
+  maxRatio: number;
+  /** How deep archives inside archives are opened and checked. */
+  maxDepth: number;
 }
 
 /** Per-call controls of a conversion. */
@@ -44,6 +70,14 @@ export interface ConvertContext {
   signal?: AbortSignal;
   /** Wall-clock limit for this call; default the engine's own. */
   timeoutMs?: number;
+  /** Called with 0..100 as the work advances (ffmpeg's time, pages done); cheap to call often. */
+  onProgress?(percent: number): void;
+}
+
+/** One output file of a multi-file result: a path under the request's workDir and the name to publish it under. */
+export interface OutputFile {
+  path: string;
+  name: string;
 }
 
 /** What a conversion produced. */
@@ -58,6 +92,77 @@ export interface ConvertResult {
   height?: number;
   /** Option names that were given but had no effect, for the task result. */
   ignoredOptions: string[];
+  /**
+   * The outputs when the conversion made several files (one per page, per split range): in
+   * order, each under workDir. When present, outputPath is unused and `size` is their total.
+   */
+  files?: OutputFile[];
+  /** Further fields of the task's result, e.g. `{ pages: 3 }` or `{ duration: 12.5 }`. */
+  details?: Record<string, unknown>;
+}
+
+/** One extraction: an archive unpacked into its files, under the archive guards. */
+export interface ExtractRequest {
+  inputPath: string;
+  /** The archive's format (zip, tar, tgz, 7z). */
+  format: string;
+  /** Where the entries are written (entry names never become paths: files are numbered here). */
+  workDir: string;
+  options?: unknown;
+  limits?: ConvertLimits;
+}
+
+/** What an extraction wrote: each regular file entry, in archive order. */
+export interface ExtractResult {
+  /** `name` is the entry's base name, made unique within the result. */
+  files: OutputFile[];
+  ignoredOptions: string[];
+  /** Further result fields, e.g. `{ entries: [...full entry paths] }`. */
+  details?: Record<string, unknown>;
+}
+
+/** One HTTP exchange of a page capture, made by the caller under its outbound policy. */
+export interface CaptureFetchRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: Buffer;
+}
+
+/** The answer to a CaptureFetchRequest; redirects are answered as they are (3xx with location), never followed. */
+export interface CaptureFetchResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** A web-page capture: every request the page makes goes through `fetch`, never straight to the network. */
+export interface CaptureRequest {
+  url: string;
+  /** Where the MHTML snapshot is written. */
+  outputPath: string;
+  /** Makes one request of the page; rejects with an AppError (outbound_refused, download_failed) to block it. */
+  fetch(request: CaptureFetchRequest): Promise<CaptureFetchResponse>;
+  viewportWidth?: number;
+  viewportHeight?: number;
+  /** Extra wait after the page's load event, ms (default 0). */
+  waitMs?: number;
+  /** Most bytes the page and its resources may add up to. */
+  maxBytes?: number;
+}
+
+/** What a capture wrote. */
+export interface CaptureResult {
+  format: "mhtml";
+  size: number;
+  /** The page's title, if it has one. */
+  title?: string;
+  /** The URL after redirects. */
+  finalUrl: string;
+  /** Requests the page made (blocked ones included). */
+  requests: number;
+  /** Requests refused by the outbound policy or failed. */
+  blocked: number;
 }
 
 /** One compression: the file is re-encoded in its own format. */
@@ -102,7 +207,7 @@ export interface MergeResult {
   ignoredOptions: string[];
 }
 
-/** One tool family behind one interface: sharp (images), pdf-lib (PDF assembly), Ghostscript (PDF compression). */
+/** One tool family behind one interface: sharp, pdf-lib, Ghostscript, poppler, LibreOffice, ffmpeg, Chromium, archives. */
 export interface Engine {
   /** Short tool name, e.g. "sharp". */
   readonly name: string;
@@ -116,6 +221,10 @@ export interface Engine {
   compress?(request: CompressRequest, context?: ConvertContext): Promise<CompressResult>;
   /** Merges files into one, for engines that probe `merge` pairs. */
   merge?(request: MergeRequest, context?: ConvertContext): Promise<MergeResult>;
+  /** Unpacks an archive, for engines that probe `extract` pairs. */
+  extract?(request: ExtractRequest, context?: ConvertContext): Promise<ExtractResult>;
+  /** Captures a web page, for the engine of class `browser`. */
+  capture?(request: CaptureRequest, context?: ConvertContext): Promise<CaptureResult>;
   /** Stops the engine's processes. */
   close(): Promise<void>;
 }
@@ -133,7 +242,13 @@ export interface EngineRegistry {
   /** Each engine's probe, in the same order. */
   readonly probes: readonly EngineStatus[];
   /** The first available engine that does `operation` (default convert) from `from` to `to` (aliases allowed), if any. */
-  findEngine(from: string, to: string, operation?: "compress" | "merge"): Engine | undefined;
+  findEngine(from: string, to: string, operation?: "compress" | "merge" | "extract"): Engine | undefined;
+  /** Converts with the first engine that converts the pair; unsupported_conversion when none does. */
+  convert(request: ConvertRequest, context?: ConvertContext): Promise<ConvertResult>;
+  /** Extracts with the first engine that extracts the format; unsupported_conversion when none does. */
+  extract(request: ExtractRequest, context?: ConvertContext): Promise<ExtractResult>;
+  /** Captures with the available engine that captures (class browser); unsupported_conversion when none does. */
+  capture(request: CaptureRequest, context?: ConvertContext): Promise<CaptureResult>;
   /** Compresses with the first engine that compresses the format; unsupported_conversion when none does. */
   compress(request: CompressRequest, context?: ConvertContext): Promise<CompressResult>;
   /** Merges with the first engine that merges every input format into the output; unsupported_conversion when none does. */
@@ -156,7 +271,7 @@ export async function loadEngineRegistry(engines: readonly Engine[]): Promise<En
     probes.push({ ...probe, name: engine.name, engineClass: engine.engineClass });
     if (probe.available) pairs.set(engine, new Set(probe.conversions.map((p) => pairKey(p.from, p.to, p.operation))));
   }
-  const findEngine = (from: string, to: string, operation?: "compress" | "merge") => {
+  const findEngine = (from: string, to: string, operation?: "compress" | "merge" | "extract") => {
     const key = pairKey(from, to, operation);
     return engines.find((engine) => pairs.get(engine)?.has(key));
   };
@@ -164,6 +279,21 @@ export async function loadEngineRegistry(engines: readonly Engine[]): Promise<En
     engines,
     probes,
     findEngine,
+    convert(request, context) {
+      const engine = findEngine(request.inputFormat, request.outputFormat);
+      if (!engine) return Promise.reject(notSupported(`no engine here converts ${normalizeFormat(request.inputFormat)} to ${normalizeFormat(request.outputFormat)}`));
+      return engine.convert(request, context);
+    },
+    extract(request, context) {
+      const engine = findEngine(request.format, request.format, "extract");
+      if (!engine?.extract) return Promise.reject(notSupported(`no engine here extracts ${normalizeFormat(request.format)}`));
+      return engine.extract(request, context);
+    },
+    capture(request, context) {
+      const engine = engines.find((e) => e.capture && e.engineClass === "browser" && pairs.has(e));
+      if (!engine?.capture) return Promise.reject(notSupported("no engine here captures web pages (Chromium is not installed)"));
+      return engine.capture(request, context);
+    },
     compress(request, context) {
       const engine = findEngine(request.format, request.format, "compress");
       if (!engine?.compress) return Promise.reject(notSupported(`no engine here compresses ${normalizeFormat(request.format)}`));

@@ -3,11 +3,11 @@
  * process already, so it needs no pool: it runs in its own process group, in the task's scratch
  * directory, always with -dSAFER, and a timeout or an abort SIGKILLs the group.
  */
-import { spawn } from "node:child_process";
 import { stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { AppError, normalizeFormat, parseCompressOptions, type CompressOptions, type PdfCompressionLevel } from "@transmute/core";
 import type { CompressRequest, CompressResult, ConvertContext, Engine, EngineProbe } from "./engine.js";
+import { runTool, TOOL_PATH } from "./run-tool.js";
 
 /** Settings of the Ghostscript engine. */
 export interface GhostscriptEngineOptions {
@@ -24,7 +24,7 @@ export interface GhostscriptEngine extends Engine {
   compress(request: CompressRequest, context?: ConvertContext): Promise<CompressResult>;
 }
 
-const DEFAULT_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+const DEFAULT_ENV = { PATH: TOOL_PATH };
 const STDERR_TAIL = 4096;
 
 /**
@@ -65,7 +65,7 @@ export function ghostscriptArgs(inputPath: string, outputPath: string, options: 
 export async function probeGhostscript(options: GhostscriptEngineOptions = {}): Promise<EngineProbe> {
   const command = options.command ?? "gs";
   try {
-    const { code, stdout, stderr } = await runTool(command, ["--version"], { env: options.env ?? DEFAULT_ENV, timeoutMs: 10_000 });
+    const { code, stdout, stderr } = await runTool(command, ["--version"], { env: options.env ?? DEFAULT_ENV, timeoutMs: 10_000, what: "gs --version" });
     if (code !== 0) throw new Error(`exit code ${code}: ${stderr.trim()}`);
     return { version: `Ghostscript ${stdout.trim()}`, conversions: [{ from: "pdf", to: "pdf", operation: "compress" }], available: true };
   } catch (err) {
@@ -98,6 +98,7 @@ export function createGhostscriptEngine(options: GhostscriptEngineOptions = {}):
         env: { ...env, TMPDIR: scratch },
         cwd: scratch,
         timeoutMs: context.timeoutMs ?? options.timeoutMs ?? 120_000,
+        what: "the compression",
         ...(context.signal ? { signal: context.signal } : {}),
       });
       // gs exits 0 on a file it could not read at all, saying so only in its output.
@@ -113,54 +114,7 @@ export function createGhostscriptEngine(options: GhostscriptEngineOptions = {}):
 function describeFailure(output: string): AppError {
   const detail = output.slice(-STDERR_TAIL);
   if (/password|encrypt/i.test(output)) {
-    return new AppError("unsupported_format", "the PDF is password-protected; compress takes PDFs that open without a password", { detail });
+    return new AppError("password_protected", "the PDF is password-protected; compress takes PDFs that open without a password", { detail });
   }
   return new AppError("corrupt_file", "the file is damaged or is not a PDF Ghostscript can read", { detail });
-}
-
-interface ToolRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a tool in its own process group and collects the tails of its output. A timeout rejects
- * with engine_timeout and an abort with canceled, after SIGKILLing the whole group.
- */
-function runTool(command: string, args: string[], opts: { env: Record<string, string>; cwd?: string; timeoutMs: number; signal?: AbortSignal }): Promise<ToolRun> {
-  return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) return reject(new AppError("canceled", "the compression was canceled"));
-    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let settled = false;
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout = (stdout + chunk).slice(-STDERR_TAIL)));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-STDERR_TAIL)));
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      opts.signal?.removeEventListener("abort", onAbort);
-      fn();
-    };
-    const kill = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    };
-    const timer = setTimeout(() => {
-      kill();
-      settle(() => reject(new AppError("engine_timeout", `the compression took longer than ${Math.round(opts.timeoutMs / 1000)} s and was stopped`)));
-    }, opts.timeoutMs);
-    const onAbort = () => {
-      kill();
-      settle(() => reject(new AppError("canceled", "the compression was canceled")));
-    };
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
-    child.once("error", (err) => settle(() => reject(err)));
-    child.once("close", (code) => settle(() => resolve({ code, stdout, stderr })));
-  });
 }

@@ -1,6 +1,7 @@
 export type {
-  CompressRequest, CompressResult, ConversionPair, ConvertContext, ConvertLimits, ConvertRequest, ConvertResult, Engine, EngineProbe, EngineRegistry,
-  EngineStatus, MergeRequest, MergeResult,
+  ArchiveLimits, CaptureFetchRequest, CaptureFetchResponse, CaptureRequest, CaptureResult, CompressRequest, CompressResult, ConversionPair,
+  ConvertContext, ConvertLimits, ConvertRequest, ConvertResult, Engine, EngineProbe, EngineRegistry, EngineStatus, ExtractRequest, ExtractResult,
+  MergeRequest, MergeResult, OutputFile,
 } from "./engine.js";
 export { loadEngineRegistry } from "./engine.js";
 export type { ProcessPool, ProcessPoolOptions, ProcessPoolStats, RunOptions } from "./process-pool.js";
@@ -12,3 +13,5 @@ export type { PdfEngine, PdfEngineOptions } from "./pdf-engine.js";
 export { createPdfEngine, probePdfEngine } from "./pdf-engine.js";
 export type { GhostscriptEngine, GhostscriptEngineOptions } from "./ghostscript-engine.js";
 export { createGhostscriptEngine, ghostscriptArgs, probeGhostscript } from "./ghostscript-engine.js";
+export type { RunToolOptions, ToolRun } from "./run-tool.js";
+export { canIsolateNetwork, runTool, TOOL_PATH } from "./run-tool.js";

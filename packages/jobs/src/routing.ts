@@ -3,7 +3,7 @@
  * serves; a conversion's class depends on its input's format, known only once the input exists,
  * and on the engines that live workers registered (never on what this machine has installed).
  */
-import { COMPRESSIBLE_FORMATS, acceptedFormats, engineClassForConversion, normalizeFormat, staticEngineClass, type ErrorCode, type FormatOperation } from "@transmute/core";
+import { ARCHIVE_FORMATS, COMPRESSIBLE_FORMATS, acceptedFormats, engineClassesForConversion, normalizeFormat, staticEngineClass, type ErrorCode, type FormatOperation } from "@transmute/core";
 import type { Tx } from "./tx.js";
 
 /** Where a ready task goes, or why it cannot run. */
@@ -54,8 +54,16 @@ export async function routeTask(
   staleAfterSeconds: number,
 ): Promise<Route> {
   const fixed = staticEngineClass(task.operation);
-  if (fixed) return { ok: true, engineClass: fixed };
-  if (task.operation === "compress" || task.operation === "merge") return routeByInputs(tx, task.operation, task.payload, inputFormats, staleAfterSeconds);
+  if (fixed === "io") return { ok: true, engineClass: fixed };
+  if (fixed) {
+    // An operation tied to one tool (import/webpage: Chromium) needs a live worker that has it.
+    const live = await liveCapabilities(tx, staleAfterSeconds);
+    if (live.classes.has(fixed)) return { ok: true, engineClass: fixed };
+    return { ok: false, code: "unsupported_conversion", message: `No running worker runs ${task.operation} (the "${fixed}" engine is not installed or not running).` };
+  }
+  if (task.operation === "compress" || task.operation === "merge" || task.operation === "extract") {
+    return routeByInputs(tx, task.operation, task.payload, inputFormats, staleAfterSeconds);
+  }
   if (inputFormats.length === 0) return { ok: false, code: "no_input", message: "The input task produced no file to convert." };
   const declared = typeof task.payload.input_format === "string" ? normalizeFormat(task.payload.input_format) : null;
   const from = inputFormats[0] ?? declared;
@@ -63,16 +71,18 @@ export async function routeTask(
   if (!from) {
     return { ok: false, code: "unsupported_format", message: "The input file's format could not be identified from its bytes; set input_format if it is known." };
   }
-  const engineClass = engineClassForConversion(from, to);
-  if (!engineClass) {
+  const candidates = engineClassesForConversion(from, to);
+  if (candidates.length === 0) {
     return { ok: false, code: "unsupported_conversion", message: `No engine converts ${from} to ${to}.` };
   }
   const live = await liveCapabilities(tx, staleAfterSeconds);
-  if (!live.classes.has(engineClass) || !live.conversions.get(engineClass)?.has(`${normalizeFormat(from)}>${to}`)) {
+  const key = `${normalizeFormat(from)}>${to}`;
+  const engineClass = candidates.find((c) => live.classes.has(c) && live.conversions.get(c)?.has(key));
+  if (!engineClass) {
     return {
       ok: false,
       code: "unsupported_conversion",
-      message: `No running worker converts ${from} to ${to} (the "${engineClass}" engine lacks it or is not running).`,
+      message: `No running worker converts ${from} to ${to} (the "${candidates.join('" or "')}" engine lacks it or is not running).`,
     };
   }
   return { ok: true, engineClass };
@@ -90,7 +100,7 @@ function pairKey(operation: FormatOperation, from: string, to: string): string {
  */
 async function routeByInputs(
   tx: Tx,
-  operation: "compress" | "merge",
+  operation: "compress" | "merge" | "extract",
   payload: Record<string, unknown>,
   inputFormats: Array<string | null>,
   staleAfterSeconds: number,
@@ -101,14 +111,14 @@ async function routeByInputs(
   let engineClass: string | null = null;
   const pairs: string[] = [];
   for (const [i, format] of inputFormats.entries()) {
-    const from = format ?? (operation === "compress" ? declared : null);
+    const from = format ?? (operation === "merge" ? null : declared);
     const to = target ?? from;
-    const cls = from && to ? engineClassForConversion(from, to, operation) : null;
+    const cls = from && to ? (engineClassesForConversion(from, to, operation)[0] ?? null) : null;
     if (!from || !to || !cls) {
-      const accepted = operation === "merge" ? acceptedFormats("merge", target ?? "") : COMPRESSIBLE_FORMATS;
+      const accepted = operation === "merge" ? acceptedFormats("merge", target ?? "") : operation === "extract" ? ARCHIVE_FORMATS : COMPRESSIBLE_FORMATS;
       const which = operation === "merge" ? `Input ${i + 1} of the merge` : "The input file";
       const what = from ? `is ${from}` : "has a format that could not be identified from its bytes";
-      const into = operation === "merge" ? `merge into ${target} takes` : "compress takes";
+      const into = operation === "merge" ? `merge into ${target} takes` : `${operation} takes`;
       return { ok: false, code: "unsupported_format", message: `${which} ${what}; ${into} ${[...new Set(accepted)].sort().join(", ")}.` };
     }
     engineClass = cls;
@@ -119,7 +129,7 @@ async function routeByInputs(
   const missing = pairs.find((p) => !live.classes.has(engineClass!) || !offered?.has(p));
   if (missing !== undefined) {
     const [from, to] = missing.slice(missing.indexOf(":") + 1).split(">");
-    const what = operation === "compress" ? `compresses ${from}` : `merges ${from} into ${to}`;
+    const what = operation === "compress" ? `compresses ${from}` : operation === "extract" ? `extracts ${from}` : `merges ${from} into ${to}`;
     return { ok: false, code: "unsupported_conversion", message: `No running worker ${what} (the "${engineClass}" engine lacks it or is not running).` };
   }
   return { ok: true, engineClass: engineClass! };

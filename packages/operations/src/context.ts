@@ -49,6 +49,68 @@ export interface Merger {
   ): Promise<{ format: string; size: number; pages: number; width?: number; height?: number; ignoredOptions: string[] }>;
 }
 
+/** One output of a multi-file conversion or extraction: a file in scratch and its published name. */
+export interface EngineOutputFile {
+  path: string;
+  name: string;
+}
+
+/** Limits a conversion runs under (each engine reads the ones that concern it). */
+export interface ConversionLimits {
+  maxPixels: number;
+  maxPages?: number;
+  maxMediaSeconds?: number;
+  archive?: { maxEntries: number; maxBytes: number; maxRatio: number; maxDepth: number };
+}
+
+/** Per-call controls of an engine call. */
+export interface EngineCallOptions {
+  signal: AbortSignal;
+  timeoutMs: number;
+  onProgress?(percent: number): void;
+}
+
+/** Converts any pair some engine of this worker converts (the engines' dispatcher). */
+export interface Converter {
+  convert(
+    request: {
+      inputPath: string;
+      outputPath: string;
+      inputFormat: string;
+      outputFormat: string;
+      options: unknown;
+      limits: ConversionLimits;
+      workDir: string;
+      baseName: string;
+    },
+    opts: EngineCallOptions,
+  ): Promise<{ format: string; size: number; width?: number; height?: number; ignoredOptions: string[]; files?: EngineOutputFile[]; details?: Record<string, unknown> }>;
+}
+
+/** Unpacks an archive under the archive guards. */
+export interface Extractor {
+  extract(
+    request: { inputPath: string; format: string; workDir: string; options: unknown; limits: ConversionLimits },
+    opts: EngineCallOptions,
+  ): Promise<{ files: EngineOutputFile[]; ignoredOptions: string[]; details?: Record<string, unknown> }>;
+}
+
+/** Captures a web page as MHTML; every request goes through `fetch`. */
+export interface PageCapturer {
+  capture(
+    request: {
+      url: string;
+      outputPath: string;
+      fetch(request: { url: string; method: string; headers: Record<string, string>; body?: Buffer }): Promise<{ status: number; headers: Record<string, string>; body: Buffer }>;
+      viewportWidth?: number;
+      viewportHeight?: number;
+      waitMs?: number;
+      maxBytes?: number;
+    },
+    opts: EngineCallOptions,
+  ): Promise<{ format: "mhtml"; size: number; title?: string; finalUrl: string; requests: number; blocked: number }>;
+}
+
 /** Limits a handler works within. */
 export interface OperationLimits {
   /** The image decoder's pixel cap. */
@@ -57,6 +119,12 @@ export interface OperationLimits {
   timeoutMs: number;
   importUrlMaxBytes: number;
   importUrlTimeoutMs: number;
+  /** Most pages of a document (default: no limit of the handler's own). */
+  maxPages?: number;
+  /** Longest audio or video input, seconds. */
+  maxMediaSeconds?: number;
+  /** The archive guards. */
+  archive?: { maxEntries: number; maxBytes: number; maxRatio: number; maxDepth: number };
 }
 
 /** A handler's context. */
@@ -68,8 +136,11 @@ export interface OperationContext {
   signal: AbortSignal;
   limits: OperationLimits;
   outbound: OutboundPolicy;
-  /** The engines; `compressor` and `merger` are absent in a worker wired without them. */
-  engines: { image: ImageConverter; compressor?: Compressor; merger?: Merger };
+  /**
+   * The engines; all but `image` may be absent in a worker wired without them. `converter`
+   * dispatches every convert pair (images included) to the engine that does it.
+   */
+  engines: { image: ImageConverter; converter?: Converter; compressor?: Compressor; merger?: Merger; extractor?: Extractor; browser?: PageCapturer };
   output: OutputSink;
   /** Reports progress (0..100); cheap to call often. */
   progress(percent: number): void;
