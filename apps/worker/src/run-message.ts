@@ -5,7 +5,7 @@
  */
 import { AppError, getOperation, isAppError, validateTaskPayload, type ErrorCode } from "@transmute/core";
 import { claimTask, completeTask, failTask, heartbeatTask, type Claim, type EngineDeps } from "@transmute/jobs";
-import { HANDLERS, OutputSink, type Compressor, type ImageConverter, type Merger, type OperationContext } from "@transmute/operations";
+import { HANDLERS, OutputSink, type Compressor, type Converter, type Extractor, type ImageConverter, type Merger, type OperationContext, type PageCapturer } from "@transmute/operations";
 import type { OutboundPolicy } from "@transmute/outbound";
 import { createScratchDir, type BlobStore } from "@transmute/storage";
 import type { RunningTasks } from "./running-tasks.js";
@@ -18,6 +18,10 @@ export interface RunnerDeps {
   image: ImageConverter;
   compressor?: Compressor | undefined;
   merger?: Merger | undefined;
+  /** Every convert pair of this worker's engines (images included); absent: images only, through `image`. */
+  converter?: Converter | undefined;
+  extractor?: Extractor | undefined;
+  browser?: PageCapturer | undefined;
   workerId: string;
   scratchBase: string;
   /** The registry that stops a run when its task is canceled or deleted (none: only the heartbeat notices). */
@@ -29,8 +33,15 @@ export interface RunnerDeps {
     importUrlMaxBytes: number;
     importUrlTimeoutSeconds: number;
     heartbeatSeconds: number;
+    maxPages?: number;
+    maxMediaSeconds?: number;
+    archive?: { maxEntries: number; maxBytes: number; maxRatio: number; maxDepth: number };
   };
 }
+
+/** Least time between two progress events of one task, and the least change worth one. */
+const PROGRESS_EVENT_MS = 1000;
+const PROGRESS_EVENT_STEP = 1;
 
 /** Why a run was stopped from outside the handler. */
 class StopReason extends Error {
@@ -58,6 +69,8 @@ export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<
     timeoutSec * 1000,
   );
   let lastPercent: number | undefined;
+  let lastPublished = 0;
+  let lastProgressEvent = 0;
   const renewClaim = () => {
     if (controller.signal.aborted) return;
     heartbeatTask(deps.engine, task.id, claim.token, lastPercent)
@@ -89,12 +102,31 @@ export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<
         timeoutMs: timeoutSec * 1000,
         importUrlMaxBytes: deps.limits.importUrlMaxBytes,
         importUrlTimeoutMs: deps.limits.importUrlTimeoutSeconds * 1000,
+        ...(deps.limits.maxPages !== undefined ? { maxPages: deps.limits.maxPages } : {}),
+        ...(deps.limits.maxMediaSeconds !== undefined ? { maxMediaSeconds: deps.limits.maxMediaSeconds } : {}),
+        ...(deps.limits.archive !== undefined ? { archive: deps.limits.archive } : {}),
       },
       outbound: deps.outbound,
-      engines: { image: deps.image, compressor: deps.compressor, merger: deps.merger },
+      engines: {
+        image: deps.image,
+        ...(deps.converter ? { converter: deps.converter } : {}),
+        ...(deps.compressor ? { compressor: deps.compressor } : {}),
+        ...(deps.merger ? { merger: deps.merger } : {}),
+        ...(deps.extractor ? { extractor: deps.extractor } : {}),
+        ...(deps.browser ? { browser: deps.browser } : {}),
+      },
       output: sink,
       progress: (percent) => {
-        lastPercent = percent;
+        lastPercent = Math.max(0, Math.min(100, Math.round(percent)));
+        // The percent is stored with the next heartbeat; socket clients get it sooner, at most
+        // once a second, as task_min_update. Progress is advisory: a lost event is not retried.
+        const now = Date.now();
+        if (now - lastProgressEvent < PROGRESS_EVENT_MS || Math.abs(lastPercent - lastPublished) < PROGRESS_EVENT_STEP) return;
+        lastProgressEvent = now;
+        lastPublished = lastPercent;
+        deps.engine.events
+          .publish({ type: "task.progress", accountId: task.accountId, jobId: task.jobId, taskId: task.id, at: now, percent: lastPercent })
+          .catch((err) => log.warn({ err, taskId }, "publishing task progress failed"));
       },
       log,
     };

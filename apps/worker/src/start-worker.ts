@@ -5,7 +5,7 @@
  */
 import { hostname } from "node:os";
 import { heartbeatWorker, registerWorker, startReconciler, startSweeper, unregisterWorker, type EngineDeps, type Reconciler } from "@transmute/jobs";
-import { missingHandlers, type Compressor, type ImageConverter, type Merger } from "@transmute/operations";
+import { missingHandlers, type Compressor, type Converter, type Extractor, type ImageConverter, type Merger, type PageCapturer } from "@transmute/operations";
 import type { OutboundPolicy } from "@transmute/outbound";
 import type { QueueConsumer } from "@transmute/queue";
 import { sweepScratch, type BlobStore, type LocalDiskStore } from "@transmute/storage";
@@ -32,6 +32,11 @@ export interface WorkerDeps {
   /** Compression (sharp, Ghostscript) and merging (pdf-lib, sharp); absent: those tasks fail. */
   compressor?: Compressor;
   merger?: Merger;
+  /** Every convert pair of the worker's engines; absent: images only, through `image`. */
+  converter?: Converter;
+  /** Archive extraction and web-page capture; absent: those tasks fail. */
+  extractor?: Extractor;
+  browser?: PageCapturer;
   probes: EngineProbe[];
   scratchBase: string;
   settings: {
@@ -45,6 +50,10 @@ export interface WorkerDeps {
     taskTimeoutMaxSeconds: number;
     importUrlMaxBytes: number;
     importUrlTimeoutSeconds: number;
+    /** Engine limits: pages of a document, seconds of media, archive guards (absent: the engines' own). */
+    maxPages?: number;
+    maxMediaSeconds?: number;
+    archive?: { maxEntries: number; maxBytes: number; maxRatio: number; maxDepth: number };
     /** Jobs and their tasks are deleted this long after creation (TRANSMUTE_TASK_RETENTION_SECONDS). */
     taskRetentionSeconds: number;
     /** Interval of the sweeper (TRANSMUTE_SWEEP_SECONDS). */
@@ -100,6 +109,9 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     image: deps.image,
     compressor: deps.compressor,
     merger: deps.merger,
+    converter: deps.converter,
+    extractor: deps.extractor,
+    browser: deps.browser,
     workerId: id,
     scratchBase: deps.scratchBase,
     running,
@@ -110,6 +122,9 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       importUrlMaxBytes: deps.settings.importUrlMaxBytes,
       importUrlTimeoutSeconds: deps.settings.importUrlTimeoutSeconds,
       heartbeatSeconds: deps.settings.heartbeatSeconds,
+      ...(deps.settings.maxPages !== undefined ? { maxPages: deps.settings.maxPages } : {}),
+      ...(deps.settings.maxMediaSeconds !== undefined ? { maxMediaSeconds: deps.settings.maxMediaSeconds } : {}),
+      ...(deps.settings.archive !== undefined ? { archive: deps.settings.archive } : {}),
     },
   };
   // Conversions share one budget across engine classes (the machine's cores); imports and

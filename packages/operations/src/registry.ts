@@ -7,11 +7,13 @@ import type { OperationHandler } from "./context.js";
 import { compress } from "./handlers/compress.js";
 import { convert } from "./handlers/convert.js";
 import { exportUrl } from "./handlers/export-url.js";
+import { extract } from "./handlers/extract.js";
+import { importWebpage } from "./handlers/import-webpage.js";
 import { importUrl } from "./handlers/import-url.js";
 import { merge } from "./handlers/merge.js";
 
 /** Handlers by operation name. */
-export const HANDLERS: ReadonlyMap<string, OperationHandler> = new Map([importUrl, convert, compress, merge, exportUrl].map((h) => [h.name, h]));
+export const HANDLERS: ReadonlyMap<string, OperationHandler> = new Map([importUrl, importWebpage, convert, compress, merge, extract, exportUrl].map((h) => [h.name, h]));
 
 /** The queue-triggered operations that have no handler (must be empty for a worker to start). */
 export function missingHandlers(): string[] {
