@@ -5,7 +5,7 @@
 import type { Config } from "@transmute/config";
 import { createGhostscriptEngine, createImageEngine, createPdfEngine, loadEngineRegistry } from "@transmute/engines";
 import type { EngineProbe } from "@transmute/worker";
-import type { Compressor, ImageConverter, Merger } from "@transmute/operations";
+import type { Compressor, Converter, Extractor, ImageConverter, Merger, PageCapturer } from "@transmute/operations";
 
 /** The worker's engines. */
 export interface Engines {
@@ -14,6 +14,12 @@ export interface Engines {
   compressor: Compressor;
   /** Dispatches a merge to the engine that merges into the output format (pdf-lib, sharp). */
   merger: Merger;
+  /** Dispatches a conversion to the first engine that converts the pair. */
+  converter: Converter;
+  /** Dispatches an extraction to the archive engine. */
+  extractor: Extractor;
+  /** Captures web pages with the browser engine. */
+  browser: PageCapturer;
   probes: EngineProbe[];
   close(): Promise<void>;
 }
@@ -30,6 +36,9 @@ export async function createEngines(config: Config): Promise<Engines> {
     image,
     compressor: registry,
     merger: registry,
+    converter: registry,
+    extractor: registry,
+    browser: registry,
     probes: registry.probes.map((p) => ({ ...p })),
     close: () => registry.close(),
   };
