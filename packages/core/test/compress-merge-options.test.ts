@@ -133,9 +133,10 @@ describe("compress and merge in the operation registry", () => {
     expect(engineClassForConversion("pdf", "pdf", "merge")).toBe("pdf");
     expect(engineClassForConversion("png", "gif", "merge")).toBe("image");
     expect(engineClassForConversion("pdf", "gif", "merge")).toBeNull();
-    expect(engineClassForConversion("pdf", "pdf")).toBeNull();
+    // convert pdf -> pdf is a split (pdf-lib), not a compression.
+    expect(engineClassForConversion("pdf", "pdf")).toBe("pdf");
     expect(acceptedFormats("merge", "gif")).not.toContain("pdf");
-    expect([...producibleFormats()]).not.toContain("pdf");
+    expect([...producibleFormats()]).toContain("pdf");
     expect([...producibleFormats("merge")].sort()).toEqual(["gif", "pdf"]);
   });
 

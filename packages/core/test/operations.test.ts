@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../src/errors.js";
-import { engineClassForConversion, redactPayload, validateTaskPayload } from "../src/operations.js";
+import { engineClassForConversion, engineClassesForConversion, redactPayload, staticEngineClass, validateTaskPayload } from "../src/operations.js";
 
 function codeOf(fn: () => void): string | null {
   try {
@@ -47,9 +47,36 @@ describe("engineClassForConversion", () => {
     ["JPEG", "webp", "image"],
     ["svg", "jpg", "image"],
     ["png", "svg", null],
-    ["pdf", "png", null],
+    ["pdf", "png", "poppler"],
+    ["png", "pdf", "pdf"],
+    ["docx", "pdf", "office"],
+    ["csv", "xlsx", "office"],
+    ["xlsx", "docx", null],
+    ["html", "pdf", "browser"],
+    ["md", "pdf", "browser"],
+    ["mhtml", "png", "browser"],
+    ["mp4", "mp3", "media"],
+    ["mov", "gif", "media"],
+    ["gif", "gif", "image"],
+    ["mp3", "mp4", null],
+    ["zip", "7z", "archive"],
+    ["tar.gz", "zip", "archive"],
   ])("%s -> %s", (from, to, expected) => {
     expect(engineClassForConversion(from, to)).toBe(expected);
+  });
+
+  it("lists every candidate engine, most preferred first: html -> pdf is Chromium, else LibreOffice", () => {
+    expect(engineClassesForConversion("html", "pdf")).toEqual(["browser", "office"]);
+    expect(engineClassesForConversion("htm", "docx")).toEqual(["office"]);
+    expect(engineClassesForConversion("png", "svg")).toEqual([]);
+  });
+
+  it("routes extract and the web-page import", () => {
+    expect(engineClassForConversion("tgz", "tgz", "extract")).toBe("archive");
+    expect(engineClassForConversion("rar", "rar", "extract")).toBeNull();
+    expect(staticEngineClass("import/webpage")).toBe("browser");
+    expect(staticEngineClass("extract")).toBeNull();
+    expect(staticEngineClass("import/url")).toBe("io");
   });
 });
 
