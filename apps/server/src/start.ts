@@ -87,6 +87,7 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
         fileRetentionSeconds: config.fileRetentionSeconds,
         staleAfterSeconds: config.staleAfterSeconds,
         maxAttempts: 3,
+        taskTimeoutMaxSeconds: config.taskTimeoutMaxSeconds,
       },
     };
     const relay = startOutboxRelay(engine);

@@ -41,7 +41,13 @@ export function signUploadSlot(secret: string, slotId: string, expires: number):
 /** Creates a job; returns its id. */
 export async function createJob(deps: EngineDeps, accountId: string, body: unknown, opts: CreateJobOptions = {}): Promise<string> {
   const spec = parseJobSpec(body, (name) => OPERATIONS.has(name));
-  for (const task of spec.tasks) validateTaskPayload(task.name, task.operation, task.payload, task.inputs.length);
+  for (const task of spec.tasks) {
+    validateTaskPayload(task.name, task.operation, task.payload, task.inputs.length);
+    const max = deps.settings.taskTimeoutMaxSeconds;
+    if (max !== undefined && typeof task.payload.timeout === "number" && task.payload.timeout > max) {
+      throw new AppError("invalid_payload", `Task "${task.name}": "timeout" is ${task.payload.timeout} s; this server allows at most ${max} s.`);
+    }
+  }
   await checkReferencedTasks(deps, accountId, spec);
 
   const jobId = crypto.randomUUID();

@@ -24,6 +24,8 @@ export interface EngineSettings {
   staleAfterSeconds: number;
   /** Attempts after which a task whose worker keeps disappearing fails with worker_lost. */
   maxAttempts: number;
+  /** Largest `timeout` a task may ask for, seconds (absent: any; the worker clamps it anyway). */
+  taskTimeoutMaxSeconds?: number;
 }
 
 /** Everything the job engine needs. */
