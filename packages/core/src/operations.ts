@@ -36,7 +36,10 @@ export interface OperationDefinition {
   trigger: "queue" | "external";
   /** JSON schema of the payload (the task fields other than operation, input, ignore_error). */
   payloadSchema: Record<string, unknown>;
-  /** Fields never echoed in responses, logs or events (credentials). */
+  /**
+   * Fields never echoed in responses, logs or events (credentials), as paths: `password` or
+   * `options.password`. Their values are kept apart from the payload for the worker only.
+   */
   secretFields: readonly string[];
   /** Fields too large to keep in the payload: moved to storage by the gateway, then dropped. */
   largeFields: readonly string[];
@@ -188,7 +191,7 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
             timeout,
           },
         },
-        secretFields: [],
+        secretFields: ["options.password"],
         largeFields: [],
         check(payload) {
           const target = normalizeFormat(String(payload.output_format));
@@ -218,7 +221,7 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
             timeout,
           },
         },
-        secretFields: [],
+        secretFields: ["options.password"],
         largeFields: [],
         check(payload) {
           const declared = typeof payload.input_format === "string" ? normalizeFormat(payload.input_format) : undefined;
@@ -242,7 +245,7 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
             timeout,
           },
         },
-        secretFields: [],
+        secretFields: ["options.password"],
         largeFields: [],
         check(payload) {
           const target = normalizeFormat(String(payload.output_format));
@@ -286,7 +289,7 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
           type: "object",
           properties: { input_format: { type: "string", minLength: 1, maxLength: 16 }, options: { type: "object" }, timeout },
         },
-        secretFields: [],
+        secretFields: ["options.password"],
         largeFields: [],
       },
       {
@@ -363,6 +366,56 @@ export function redactPayload(operation: string, payload: Record<string, unknown
   if (!op) return payload;
   const out: Record<string, unknown> = { ...payload };
   for (const field of op.largeFields) delete out[field];
-  for (const field of op.secretFields) if (field in out) out[field] = "*****";
+  for (const path of op.secretFields) {
+    const holder = holderOf(out, path, true);
+    const key = lastSegment(path);
+    if (holder && key in holder) holder[key] = "*****";
+  }
   return out;
+}
+
+/** The payload's secret values by path (`{"options.password": "..."}`), or null when it has none. */
+export function extractSecrets(operation: string, payload: Record<string, unknown>): Record<string, unknown> | null {
+  const op = OPERATIONS.get(operation);
+  if (!op) return null;
+  const secrets: Record<string, unknown> = {};
+  for (const path of op.secretFields) {
+    const holder = holderOf(payload, path, false);
+    const key = lastSegment(path);
+    if (holder && key in holder) secrets[path] = holder[key];
+  }
+  return Object.keys(secrets).length > 0 ? secrets : null;
+}
+
+/** A stored (redacted) payload with its secret values put back, for the worker that runs it. */
+export function restoreSecrets(payload: Record<string, unknown>, secrets: unknown): Record<string, unknown> {
+  if (!secrets || typeof secrets !== "object") return payload;
+  const out: Record<string, unknown> = { ...payload };
+  for (const [path, value] of Object.entries(secrets as Record<string, unknown>)) {
+    const holder = holderOf(out, path, true);
+    if (holder) holder[lastSegment(path)] = value;
+  }
+  return out;
+}
+
+/**
+ * The object that holds the last segment of `path` (`options` for `options.password`). With
+ * `copy`, each object on the way is replaced by a shallow copy first, so the caller's payload
+ * is never changed.
+ */
+function holderOf(root: Record<string, unknown>, path: string, copy: boolean): Record<string, unknown> | null {
+  const segments = path.split(".");
+  let node: Record<string, unknown> = root;
+  for (const segment of segments.slice(0, -1)) {
+    const next = node[segment];
+    if (!next || typeof next !== "object" || Array.isArray(next)) return null;
+    const child = copy ? { ...(next as Record<string, unknown>) } : (next as Record<string, unknown>);
+    if (copy) node[segment] = child;
+    node = child;
+  }
+  return node;
+}
+
+function lastSegment(path: string): string {
+  return path.slice(path.lastIndexOf(".") + 1);
 }

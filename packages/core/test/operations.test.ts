@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../src/errors.js";
-import { engineClassForConversion, engineClassesForConversion, redactPayload, staticEngineClass, validateTaskPayload } from "../src/operations.js";
+import { engineClassForConversion, engineClassesForConversion, extractSecrets, redactPayload, restoreSecrets, staticEngineClass, validateTaskPayload } from "../src/operations.js";
 
 function codeOf(fn: () => void): string | null {
   try {
@@ -83,5 +83,22 @@ describe("engineClassForConversion", () => {
 describe("redactPayload", () => {
   it("drops large fields", () => {
     expect(redactPayload("import/base64", { file: "AAAA", filename: "a.png" })).toEqual({ filename: "a.png" });
+  });
+
+  it("masks a nested secret without touching the caller's payload, and keeps it apart for the worker", () => {
+    const payload = { output_format: "png", options: { password: "s3cret", dpi: 72 } };
+    const stored = redactPayload("convert", payload);
+    expect(stored).toEqual({ output_format: "png", options: { password: "*****", dpi: 72 } });
+    expect(payload.options.password).toBe("s3cret");
+    const secrets = extractSecrets("convert", payload);
+    expect(secrets).toEqual({ "options.password": "s3cret" });
+    expect(restoreSecrets(stored, secrets)).toEqual(payload);
+    expect(stored.options).toEqual({ password: "*****", dpi: 72 });
+  });
+
+  it("has no secrets to keep when none is given", () => {
+    expect(extractSecrets("convert", { output_format: "png", options: { dpi: 72 } })).toBeNull();
+    expect(extractSecrets("convert", { output_format: "png", options: "x" })).toBeNull();
+    expect(restoreSecrets({ a: 1 }, null)).toEqual({ a: 1 });
   });
 });

@@ -5,6 +5,7 @@
  */
 import {
   AppError,
+  extractSecrets,
   OPERATIONS,
   createToken,
   getOperation,
@@ -14,7 +15,7 @@ import {
   validateTaskPayload,
   type JobSpec,
 } from "@transmute/core";
-import type { Prisma } from "@transmute/db";
+import { Prisma } from "@transmute/db";
 import { enterJobCreation } from "./list-horizon.js";
 import { emitEvent, engineTransaction, type Tx } from "./tx.js";
 import { endTaskWithFiles, evaluateTask, refreshJobStatus } from "./transitions.js";
@@ -117,6 +118,7 @@ async function writeJob(
         status: op.trigger === "external" ? "processing" : "created",
         startedAt: op.trigger === "external" ? new Date(now) : null,
         payload: redactPayload(task.operation, task.payload) as Prisma.InputJsonValue,
+        secrets: (extractSecrets(task.operation, task.payload) ?? Prisma.DbNull) as Prisma.InputJsonValue,
         ignoreError: task.ignoreError,
         timeoutSec,
         result: {},

@@ -13,7 +13,7 @@ import {
   type ErrorCode,
   type FileResult,
 } from "@transmute/core";
-import type { Prisma } from "@transmute/db";
+import { Prisma } from "@transmute/db";
 import { emitEvent, lockJob, writeOutbox, type Tx } from "./tx.js";
 import { routeTask } from "./routing.js";
 import type { NewFile } from "./types.js";
@@ -49,7 +49,8 @@ export async function endTaskWithFailure(
   const result = failureResult(code, message);
   await tx.task.update({
     where: { id: task.id },
-    data: { status, code, message: result.msg, result: result as unknown as Prisma.InputJsonValue, endedAt: new Date(), attemptToken: null },
+    // An ended task never runs again: its secrets (passwords) are dropped with its claim.
+    data: { status, code, message: result.msg, result: result as unknown as Prisma.InputJsonValue, endedAt: new Date(), attemptToken: null, secrets: Prisma.DbNull },
   });
   await emitEvent(tx, status === "canceled" ? "task.canceled" : "task.failed", { accountId: task.accountId, jobId: task.jobId, taskId: task.id });
   await propagateFrom(tx, task.id, settings);
@@ -87,7 +88,7 @@ export async function endTaskWithFiles(
   const result = { ...filesResult(listed, false), ...extraResult };
   await tx.task.update({
     where: { id: task.id },
-    data: { status: "completed", percent: 100, result: result as Prisma.InputJsonValue, endedAt: new Date(), attemptToken: null, code: null, message: null },
+    data: { status: "completed", percent: 100, result: result as Prisma.InputJsonValue, endedAt: new Date(), attemptToken: null, code: null, message: null, secrets: Prisma.DbNull },
   });
   await emitEvent(tx, "task.completed", { accountId: task.accountId, jobId: task.jobId, taskId: task.id });
   await propagateFrom(tx, task.id, settings);
