@@ -8,6 +8,7 @@
 import { AppError } from "@transmute/core";
 import { safeFetch } from "@transmute/outbound";
 import { join } from "node:path";
+import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import type { OperationHandler } from "../context.js";
 import { readAll } from "../context.js";
 import { nameForFormat, nameFromUrl, stemOf } from "../names.js";
@@ -35,6 +36,9 @@ export const importWebpage: OperationHandler = {
         async fetch(request) {
           const headers: Record<string, string> = {};
           for (const [key, value] of Object.entries(request.headers)) if (!DROPPED_HEADERS.has(key.toLowerCase())) headers[key] = value;
+          // safeFetch hands bodies over as sent; the browser gets them decoded (decodeBody).
+          for (const key of Object.keys(headers)) if (key.toLowerCase() === "accept-encoding") delete headers[key];
+          headers["accept-encoding"] = "gzip, deflate, br";
           const res = await safeFetch(request.url, {
             policy: ctx.outbound,
             method: request.method,
@@ -45,9 +49,12 @@ export const importWebpage: OperationHandler = {
             followRedirects: false,
             signal: ctx.signal,
           });
-          const body = await readAll(res.body);
+          const raw = await readAll(res.body);
           const out: Record<string, string> = {};
           for (const [key, value] of Object.entries(res.headers)) if (value !== undefined) out[key] = Array.isArray(value) ? value.join(", ") : value;
+          const body = decodeBody(raw, out["content-encoding"], maxBytes);
+          delete out["content-encoding"];
+          delete out["content-length"];
           return { status: res.status, headers: out, body };
         },
       },
@@ -59,3 +66,21 @@ export const importWebpage: OperationHandler = {
     return { result: { url: capture.finalUrl, title: capture.title ?? null, requests: capture.requests, blocked_requests: capture.blocked } };
   },
 };
+
+/** A response body without its Content-Encoding, at most `maxBytes` once decoded (a gzip bomb fails). */
+function decodeBody(raw: Buffer, encoding: string | undefined, maxBytes: number): Buffer {
+  const codings = (encoding ?? "").split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "" && c !== "identity");
+  let body = raw;
+  try {
+    for (const coding of codings.reverse()) {
+      if (coding === "gzip" || coding === "x-gzip") body = gunzipSync(body, { maxOutputLength: maxBytes });
+      else if (coding === "deflate") body = inflateSync(body, { maxOutputLength: maxBytes });
+      else if (coding === "br") body = brotliDecompressSync(body, { maxOutputLength: maxBytes });
+      else throw new AppError("download_failed", `The page answered with an unknown content encoding "${coding}".`);
+    }
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError("download_failed", "A response of the page could not be decoded (damaged or larger than the download limit).", { cause: err });
+  }
+  return body;
+}
