@@ -60,6 +60,10 @@ describe("defaults", () => {
       maxPixels: 134217728,
       taskTimeoutSeconds: 600,
       taskTimeoutMaxSeconds: 3600,
+      maxPages: 1000,
+      maxMediaSeconds: 14400,
+      archiveLimits: { maxEntries: 10000, maxBytes: 2 * 2 ** 30, maxRatio: 200, maxDepth: 3 },
+      tools: { ffmpeg: "ffmpeg", soffice: "soffice", chromium: "chromium" },
       engines: null,
       heartbeatSeconds: 5,
       reconcileSeconds: 15,
@@ -95,6 +99,12 @@ describe("defaults", () => {
 // [environment, the fields it should produce]
 const GOOD: Array<[Env, Partial<Config>]> = [
   [{ PORT: "8080" }, { port: 8080, publicUrl: "http://localhost:8080" }],
+  [{ TRANSMUTE_MAX_PAGES: "20", TRANSMUTE_MAX_MEDIA_SECONDS: "60" }, { maxPages: 20, maxMediaSeconds: 60 }],
+  [
+    { TRANSMUTE_ARCHIVE_MAX_ENTRIES: "5", TRANSMUTE_ARCHIVE_MAX_BYTES: "10MB", TRANSMUTE_ARCHIVE_MAX_RATIO: "50", TRANSMUTE_ARCHIVE_MAX_DEPTH: "1" },
+    { archiveLimits: { maxEntries: 5, maxBytes: 10_000_000, maxRatio: 50, maxDepth: 1 } },
+  ],
+  [{ FFMPEG_PATH: "/opt/ffmpeg/bin/ffmpeg", TRANSMUTE_SOFFICE_PATH: "soffice", TRANSMUTE_CHROMIUM_PATH: "/usr/lib/chromium/chromium" }, { tools: { ffmpeg: "/opt/ffmpeg/bin/ffmpeg", soffice: "soffice", chromium: "/usr/lib/chromium/chromium" } }],
   [{ PORT: " 65535 " }, { port: 65535 }],
   [{ HOST: "0.0.0.0" }, { host: "0.0.0.0" }],
   [{ HOST: "::" }, { host: "::" }],
@@ -159,6 +169,9 @@ describe("good values", () => {
 
 // [environment, the variable the message must start with, a fragment of the fix]
 const BAD: Array<[Env, string, string]> = [
+  [{ TRANSMUTE_MAX_PAGES: "0" }, "TRANSMUTE_MAX_PAGES", "from 1 to"],
+  [{ TRANSMUTE_ARCHIVE_MAX_DEPTH: "40" }, "TRANSMUTE_ARCHIVE_MAX_DEPTH", "from 1 to 32"],
+  [{ FFMPEG_PATH: "bin/ffmpeg" }, "FFMPEG_PATH", "absolute path"],
   [{ PORT: "0" }, "PORT", "from 1 to 65535"],
   [{ PORT: "65536" }, "PORT", "from 1 to 65535"],
   [{ PORT: "80a" }, "PORT", "whole number"],
