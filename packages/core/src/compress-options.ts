@@ -6,7 +6,8 @@
  */
 import { AppError } from "./errors.js";
 import { normalizeFormat } from "./formats.js";
-import { parseOptionsWith, type OptionSpec } from "./option-table.js";
+import { invalidOption, parseOptionsWith, parseOptionValue, type OptionSpec } from "./option-table.js";
+import { parseBitrate } from "./media-options.js";
 
 /** Parsed compress options, keyed by their canonical names. Absent means "not given". */
 export interface CompressOptions {
@@ -18,6 +19,11 @@ export interface CompressOptions {
   keep_metadata?: boolean;
   pdf_compression_level?: PdfCompressionLevel;
   pdf_convert_to_gray?: boolean;
+  video_crf?: number;
+  video_max_width?: number;
+  video_max_height?: number;
+  /** Bits per second. */
+  audio_bitrate?: number;
 }
 
 /** How hard Ghostscript compresses a PDF: the image resolution it keeps and its JPEG quality. */
@@ -26,8 +32,17 @@ export type PdfCompressionLevel = "low" | "medium" | "strong";
 /** Image formats compress re-encodes in their own format (sharp). */
 export const COMPRESSIBLE_IMAGES = ["jpg", "png", "webp", "avif", "gif", "tiff"] as const;
 
-/** Every format compress takes: the images above and PDF (Ghostscript). */
-export const COMPRESSIBLE_FORMATS: readonly string[] = [...COMPRESSIBLE_IMAGES, "pdf"];
+/** Video formats compress re-encodes in their own format (ffmpeg); gif is an image here. */
+export const COMPRESSIBLE_VIDEO = ["mp4", "webm", "mov", "mkv", "avi"] as const;
+
+/** Audio formats compress re-encodes in their own format (ffmpeg). */
+export const COMPRESSIBLE_AUDIO = ["mp3", "wav", "ogg", "flac", "aac", "m4a", "opus"] as const;
+
+/** Every format compress takes: the images above, PDF (Ghostscript), video and audio (ffmpeg). */
+export const COMPRESSIBLE_FORMATS: readonly string[] = [...COMPRESSIBLE_IMAGES, "pdf", ...COMPRESSIBLE_VIDEO, ...COMPRESSIBLE_AUDIO];
+
+/** Formats whose audio is re-encoded lossily, so a bitrate applies (wav and flac stay lossless). */
+const LOSSY_AUDIO_CONTAINERS = [...COMPRESSIBLE_VIDEO, "mp3", "ogg", "aac", "m4a", "opus"];
 
 /**
  * The default quality of each lossy image format when `quality` is not given: mozjpeg at 75
@@ -76,6 +91,26 @@ const TABLE = {
     defaultText: "false",
     description: "Convert every colour (images, text, vector art) to grayscale: a further saving on colour photos.",
   },
+  video_crf: {
+    type: "integer", min: 0, max: 51, aliases: ["crf"], appliesTo: COMPRESSIBLE_VIDEO,
+    defaultText: "28 for h264 (mp4, mov, mkv), 35 for vp9 (webm); avi's mpeg4 maps it to its 1-31 quantiser",
+    description: "Constant quality target of the re-encoded video: higher is smaller and blurrier (h264: 18 looks lossless, 28 is small, 35+ visibly soft).",
+  },
+  video_max_width: {
+    type: "integer", min: 16, max: 8192, unit: "px", aliases: [], appliesTo: COMPRESSIBLE_VIDEO,
+    defaultText: "no limit",
+    description: "Scales a wider video down to this width, keeping the aspect ratio; a narrower one is left as it is.",
+  },
+  video_max_height: {
+    type: "integer", min: 16, max: 8192, unit: "px", aliases: [], appliesTo: COMPRESSIBLE_VIDEO,
+    defaultText: "no limit",
+    description: "Scales a taller video down to this height, keeping the aspect ratio; a shorter one is left as it is.",
+  },
+  audio_bitrate: {
+    type: "text", valuesText: "a bitrate like \"96k\" (a bare number is kbit/s), from 8k to 640k", aliases: [], appliesTo: LOSSY_AUDIO_CONTAINERS,
+    defaultText: "96k (opus 64k), or the input's bitrate when that is lower",
+    description: "Average bitrate of the re-encoded audio. wav is rewritten as 16-bit PCM and flac at its highest compression level: both stay lossless, so this does not apply.",
+  },
 } as const satisfies { readonly [K in keyof CompressOptions]-?: Omit<OptionSpec<K>, "name"> };
 
 /** The compress options table, in display order. */
@@ -95,7 +130,12 @@ export interface ParsedCompressOptions {
  * AppError("invalid_option") naming the option, the value and what is accepted.
  */
 export function parseCompressOptions(options: unknown, context: { format?: string } = {}): ParsedCompressOptions {
-  const { values, ignored } = parseOptionsWith(COMPRESS_OPTIONS, options);
+  const { values, ignored } = parseOptionsWith(COMPRESS_OPTIONS, options, (spec, givenAs, raw) => {
+    if (spec.name !== "audio_bitrate") return parseOptionValue(spec, givenAs, raw);
+    const bits = parseBitrate(raw, 8_000, 640_000);
+    if (bits === null) throw invalidOption(spec, givenAs, raw);
+    return bits;
+  });
   const parsed = values as CompressOptions;
   const drop = (name: keyof CompressOptions, givenAs: string) => {
     delete parsed[name];

@@ -13,3 +13,7 @@ export * from "./files.js";
 export * from "./option-table.js";
 export * from "./compress-options.js";
 export * from "./merge-options.js";
+export * from "./pdf-options.js";
+export * from "./browser-options.js";
+export * from "./archive-options.js";
+export * from "./media-options.js";

@@ -15,3 +15,18 @@ export type { GhostscriptEngine, GhostscriptEngineOptions } from "./ghostscript-
 export { createGhostscriptEngine, ghostscriptArgs, probeGhostscript } from "./ghostscript-engine.js";
 export type { RunToolOptions, ToolRun } from "./run-tool.js";
 export { canIsolateNetwork, runTool, TOOL_PATH } from "./run-tool.js";
+export type { PopplerEngineOptions } from "./poppler-engine.js";
+export { createPopplerEngine, probePoppler } from "./poppler-engine.js";
+export type { OfficeEngineOptions } from "./office-engine.js";
+export { createOfficeEngine, officeArgs, probeOffice } from "./office-engine.js";
+export type { OfficeInputInfo } from "./office-inspect.js";
+export { inspectOfficeInput } from "./office-inspect.js";
+export type { BrowserEngine, BrowserEngineOptions } from "./browser-engine.js";
+export { createBrowserEngine, probeBrowser } from "./browser-engine.js";
+export { CHROMIUM_ARGS, resolveChromium } from "./browser-launch.js";
+export type { MediaEngine, MediaEngineOptions } from "./media-engine.js";
+export { createMediaEngine, probeMedia } from "./media-engine.js";
+export { compressArgs, convertArgs } from "./media-args.js";
+export type { ArchiveEngine, ArchiveEngineOptions } from "./archive-engine.js";
+export { createArchiveEngine, probeArchive, uniqueNames } from "./archive-engine.js";
+export { DEFAULT_ARCHIVE_LIMITS } from "./archive-guard.js";

@@ -25,7 +25,7 @@ export interface MergePdfResult {
 }
 
 /** Image bytes pdf-lib can embed as they are, with their size in pixels after orientation. */
-interface Embeddable {
+export interface Embeddable {
   kind: "jpg" | "png";
   bytes: Uint8Array;
   width: number;
@@ -82,7 +82,8 @@ async function appendPdf(out: PDFDocument, input: { path: string; name: string }
   for (const page of pages) out.addPage(page);
 }
 
-async function appendImage(out: PDFDocument, image: Embeddable, options: MergeOptions): Promise<void> {
+/** Adds one page holding the image, laid out by the merge options (default: the image's own size, 1 px = 1 pt). */
+export async function appendImage(out: PDFDocument, image: Embeddable, options: MergeOptions): Promise<void> {
   const embedded = image.kind === "jpg" ? await out.embedJpg(image.bytes) : await out.embedPng(image.bytes);
   const place = placeImage(image, options);
   const page = out.addPage([place.pageWidth, place.pageHeight]);
@@ -94,7 +95,7 @@ async function appendImage(out: PDFDocument, image: Embeddable, options: MergeOp
  * re-encoding: no loss, no CPU); anything else is re-encoded by sharp with its orientation
  * applied: to PNG when it has transparency or came from a lossless format, else to JPEG.
  */
-async function prepareImage(path: string, format: string, limits: ImageLimits): Promise<Embeddable> {
+export async function prepareImage(path: string, format: string, limits: ImageLimits): Promise<Embeddable> {
   try {
     const source = format === "svg" ? await readFile(path) : path;
     const meta = await sharp(source, { limitInputPixels: false }).metadata();
