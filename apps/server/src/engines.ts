@@ -3,14 +3,24 @@
  * a missing engine is reported with what to install, and its conversions are never offered.
  */
 import type { Config } from "@transmute/config";
-import { createGhostscriptEngine, createImageEngine, createPdfEngine, loadEngineRegistry } from "@transmute/engines";
+import {
+  createArchiveEngine,
+  createBrowserEngine,
+  createGhostscriptEngine,
+  createImageEngine,
+  createMediaEngine,
+  createOfficeEngine,
+  createPdfEngine,
+  createPopplerEngine,
+  loadEngineRegistry,
+} from "@transmute/engines";
 import type { EngineProbe } from "@transmute/worker";
 import type { Compressor, Converter, Extractor, ImageConverter, Merger, PageCapturer } from "@transmute/operations";
 
 /** The worker's engines. */
 export interface Engines {
   image: ImageConverter;
-  /** Dispatches a compression to the engine that compresses the format (sharp, Ghostscript). */
+  /** Dispatches a compression to the engine that compresses the format (sharp, Ghostscript, ffmpeg). */
   compressor: Compressor;
   /** Dispatches a merge to the engine that merges into the output format (pdf-lib, sharp). */
   merger: Merger;
@@ -27,11 +37,19 @@ export interface Engines {
 /** Creates and probes the engines. */
 export async function createEngines(config: Config): Promise<Engines> {
   const timeoutMs = config.taskTimeoutMaxSeconds * 1000;
-  const image = createImageEngine({ poolSize: config.workerConcurrency, timeoutMs, maxPixels: config.maxPixels });
-  const pdf = createPdfEngine({ poolSize: config.workerConcurrency, timeoutMs, maxPixels: config.maxPixels });
-  const ghostscript = createGhostscriptEngine({ timeoutMs });
+  const concurrency = config.workerConcurrency;
+  const image = createImageEngine({ poolSize: concurrency, timeoutMs, maxPixels: config.maxPixels });
   // Order is preference when two engines can do the same pair.
-  const registry = await loadEngineRegistry([image, pdf, ghostscript]);
+  const registry = await loadEngineRegistry([
+    image,
+    createPdfEngine({ poolSize: concurrency, timeoutMs, maxPixels: config.maxPixels }),
+    createGhostscriptEngine({ timeoutMs }),
+    createPopplerEngine({ timeoutMs, maxPixels: config.maxPixels }),
+    createBrowserEngine({ command: config.tools.chromium, timeoutMs, maxPixels: config.maxPixels }),
+    createOfficeEngine({ command: config.tools.soffice, timeoutMs, concurrency }),
+    createMediaEngine({ ffmpeg: config.tools.ffmpeg, timeoutMs, maxMediaSeconds: config.maxMediaSeconds }),
+    createArchiveEngine({ timeoutMs, limits: config.archiveLimits }),
+  ]);
   return {
     image,
     compressor: registry,

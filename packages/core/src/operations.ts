@@ -8,6 +8,9 @@ import { Ajv, type ValidateFunction } from "ajv";
 import { AppError } from "./errors.js";
 import { findFormat, normalizeFormat } from "./formats.js";
 import { parseImageOptions } from "./image-options.js";
+import { parsePdfOptions } from "./pdf-options.js";
+import { parseMediaOptions } from "./media-options.js";
+import { parseBrowserOptions } from "./browser-options.js";
 import { COMPRESSIBLE_IMAGES, parseCompressOptions } from "./compress-options.js";
 import { MERGE_OUTPUTS, parseMergeOptions } from "./merge-options.js";
 
@@ -200,12 +203,13 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
             throw new AppError("invalid_payload", `output_format "${String(payload.output_format)}" is not produced by any engine; valid values: ${known}.`);
           }
           // Options of a wrong type are the caller's mistake, known before any byte is read.
-          if (findFormat(target)?.family === "image") parseImageOptions(payload.options, { outputFormat: target });
+          const declared = typeof payload.input_format === "string" ? normalizeFormat(payload.input_format) : null;
+          checkConvertOptions(declared, target, payload.options);
         },
       },
       {
         name: "compress",
-        summary: "Make one image or PDF smaller in its own format.",
+        summary: "Make one image, PDF, audio or video file smaller in its own format.",
         minInputs: 1,
         maxInputs: 1,
         runsOnSurvivors: false,
@@ -309,6 +313,38 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
     ] satisfies OperationDefinition[]
   ).map((op) => [op.name, op] as const),
 );
+
+/**
+ * Checks convert's options against the table of the engine that will run it: known from a
+ * declared input_format, else guessed from the output's family (the input's format is known
+ * only once its bytes are read; the engine checks again then). Unknown names are ignored here,
+ * as the engines list them in the task's result.
+ */
+function checkConvertOptions(from: string | null, to: string, options: unknown): void {
+  const engine = from ? engineClassForConversion(from, to) : null;
+  const family = findFormat(to)?.family;
+  switch (engine) {
+    case "pdf":
+    case "poppler":
+      parsePdfOptions(options, { inputFormat: from!, outputFormat: to });
+      return;
+    case "media":
+      parseMediaOptions(options, { outputFormat: to });
+      return;
+    case "browser":
+      parseBrowserOptions(options, to);
+      return;
+    case "image":
+      parseImageOptions(options, { outputFormat: to });
+      return;
+    case null:
+      if (family === "audio" || family === "video") parseMediaOptions(options, { outputFormat: to });
+      else if (family === "image" && from === null) parseImageOptions(options, { outputFormat: to });
+      return;
+    default:
+      return;
+  }
+}
 
 /** The engine class of operations that do not depend on the input format. */
 export function staticEngineClass(operation: string): EngineClass | null {

@@ -8,6 +8,7 @@
 import { AppError } from "@transmute/core";
 import { safeFetch } from "@transmute/outbound";
 import { join } from "node:path";
+import { constants } from "node:buffer";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import type { OperationHandler } from "../context.js";
 import { readAll } from "../context.js";
@@ -71,11 +72,13 @@ export const importWebpage: OperationHandler = {
 function decodeBody(raw: Buffer, encoding: string | undefined, maxBytes: number): Buffer {
   const codings = (encoding ?? "").split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "" && c !== "identity");
   let body = raw;
+  // zlib refuses a cap above what one Buffer can hold.
+  const cap = Math.min(maxBytes, constants.MAX_LENGTH);
   try {
     for (const coding of codings.reverse()) {
-      if (coding === "gzip" || coding === "x-gzip") body = gunzipSync(body, { maxOutputLength: maxBytes });
-      else if (coding === "deflate") body = inflateSync(body, { maxOutputLength: maxBytes });
-      else if (coding === "br") body = brotliDecompressSync(body, { maxOutputLength: maxBytes });
+      if (coding === "gzip" || coding === "x-gzip") body = gunzipSync(body, { maxOutputLength: cap });
+      else if (coding === "deflate") body = inflateSync(body, { maxOutputLength: cap });
+      else if (coding === "br") body = brotliDecompressSync(body, { maxOutputLength: cap });
       else throw new AppError("download_failed", `The page answered with an unknown content encoding "${coding}".`);
     }
   } catch (err) {
