@@ -9,7 +9,8 @@
  * BENCH_DATABASE_URL / BENCH_REDIS_URL (default the local services), BENCH_JSON (write the
  * results there as JSON; bench/out/ is git-ignored), BENCH_SERVER_NODE_ARGS (extra node flags for the server processes,
  * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them), BENCH_COMPOSE_RUNS (jobs of each
- * compose workload, merge 50 JPEGs into a PDF and zip 100 files, default 5).
+ * compose workload, merge 50 JPEGs into a PDF and zip 100 files, default 5), BENCH_SKIP_ENGINES=1 (skip the
+ * LibreOffice, poppler and ffmpeg engine benches, bench/lib/engines.mjs).
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -19,6 +20,7 @@ import { dirname, join, resolve } from "node:path";
 import { runBaseline } from "./lib/baseline.mjs";
 import { runJob } from "./lib/client.mjs";
 import { MERGE_IMAGES, ZIP_FILES, mergeDirect, mergeThroughApi, zipDirect, zipThroughApi } from "./lib/compose.mjs";
+import { reportEngineBenches, runEngineBenches } from "./lib/engines.mjs";
 import { makeInputs } from "./lib/images.mjs";
 import { descendants, procAvailable, servicesCpuByPid, servicesCpuDelta, splitCpuSeconds, systemCpuSeconds } from "./lib/procstat.mjs";
 import { freePort, live, startServer, stopAll } from "./lib/server.mjs";
@@ -41,6 +43,7 @@ const INFLIGHT = intEnv("BENCH_CONCURRENCY", 8);
 const TINY_JOBS = intEnv("BENCH_TINY_JOBS", 40, 2);
 const COMPOSE_RUNS = intEnv("BENCH_COMPOSE_RUNS", 5);
 const SKIP_SCALED = process.env.BENCH_SKIP_SCALED === "1";
+const SKIP_ENGINES = process.env.BENCH_SKIP_ENGINES === "1";
 const CORES = os.availableParallelism();
 /**
  * The throughput workloads: BENCH_JOBS jobs each, BENCH_CONCURRENCY in flight; the baseline does
@@ -315,9 +318,18 @@ async function main() {
     runs.push(await runScaled(inputs, tmp));
   }
 
+  // The external engines last, with no server of ours running beside them.
+  let engines = null;
+  if (!SKIP_ENGINES) {
+    log("\n[engines] LibreOffice, poppler and ffmpeg through their engines, and from the shell");
+    engines = await runEngineBenches({ log });
+  }
+
   report({ baseline, runs, scaledSkipped, inputs });
+  if (engines) reportEngineBenches(engines, log);
+  else log("\nengines: SKIPPED (BENCH_SKIP_ENGINES=1)");
   if (process.env.BENCH_JSON) {
-    const json = { started, cores: CORES, jobs: JOBS, inflight: INFLIGHT, tinyJobs: TINY_JOBS, composeRuns: COMPOSE_RUNS, baseline, runs, scaledSkipped };
+    const json = { started, cores: CORES, jobs: JOBS, inflight: INFLIGHT, tinyJobs: TINY_JOBS, composeRuns: COMPOSE_RUNS, baseline, runs, scaledSkipped, engines };
     await mkdir(dirname(resolve(process.env.BENCH_JSON)), { recursive: true });
     await writeFile(process.env.BENCH_JSON, JSON.stringify(json, null, 2));
     log(`results written to ${process.env.BENCH_JSON}`);
