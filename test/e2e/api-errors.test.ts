@@ -73,8 +73,8 @@ describe("bad requests", () => {
     expectError(bad, 400, "invalid_option", "image_custom_width", '"conv"');
     const standalone = await server.api.post("/v1/process/convert", { input: crypto.randomUUID(), output_format: "png", options: { image_custom_width: "abc" } });
     expect(standalone.status).toBe(400);
-    const nothing = await createJob({ up, conv: { operation: "convert", input: "up", output_format: "mp3" } });
-    expectError(nothing, 400, "invalid_payload", "mp3", '"conv"');
+    const nothing = await createJob({ up, conv: { operation: "convert", input: "up", output_format: "psd" } });
+    expectError(nothing, 400, "invalid_payload", "psd", '"conv"');
     expectError(await createJob({ up, conv: { operation: "convert", input: "up" } }), 400, "invalid_payload", "output_format");
     expectError(await createJob({ get: { operation: "import/url" } }), 400, "invalid_payload", "url", '"get"');
     expectError(await createJob({ conv: { operation: "convert", output_format: "png" } }), 400, "invalid_payload", '"conv"', "input");

@@ -6,11 +6,11 @@
  * failed task naming the pair, and never listed by the options endpoint).
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { gzipSync } from "node:zlib";
+import { crc32, gzipSync } from "node:zlib";
 import { PDFDocument, rgb, StandardFonts } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { download, serveFiles, type TestServer } from "../support/harness.js";
@@ -215,6 +215,69 @@ describe.skipIf(!haveTools)("engines end to end (embedded)", () => {
       gif: { operation: "convert", input: "clip", output_format: "gif" },
     });
     expect(again.job.status).toBe("completed");
+  });
+
+  it("opens an encrypted PDF only with its password, which no answer ever shows", async () => {
+    const plain = join(work, "plain.pdf");
+    const locked = join(work, "locked.pdf");
+    await writeFile(plain, await makePdf(2));
+    await run("qpdf", ["--encrypt", "open-sesame", "owner-pw", "256", "--", plain, locked]);
+    const file = (await readFile(locked)).toString("base64");
+    const without = await runJob(server.api, {
+      doc: { operation: "import/base64", file, filename: "locked.pdf" },
+      pages: { operation: "convert", input: "doc", output_format: "png", options: { dpi: 36 } },
+    });
+    expectTaskFailed(taskOf(without.job, "pages"), "password_protected");
+    const withPassword = await runJob(server.api, {
+      doc: { operation: "import/base64", file, filename: "locked.pdf" },
+      pages: { operation: "convert", input: "doc", output_format: "png", options: { dpi: 36, password: "open-sesame" } },
+    });
+    const pages = taskOf(withPassword.job, "pages");
+    expect(pages.status, JSON.stringify(pages)).toBe("completed");
+    expect(pages.result.files).toHaveLength(2);
+    expect(pages.payload.options).toEqual({ dpi: 36, password: "*****" });
+    const shown = JSON.stringify([withPassword.created, withPassword.job, (await server.api.get(`/v1/process/tasks/${pages.id}`)).body]);
+    expect(shown).not.toContain("open-sesame");
+  });
+
+  it("refuses a zip-slip entry and a tar symlink, leaves no scratch file, and takes the next task", async () => {
+    const evil = join(work, "evil");
+    await run("sh", ["-c", `mkdir -p ${evil}/a && cd ${evil}/a && echo x > ok.txt && ln -sf /etc/passwd link && tar -cf ../links.tar ok.txt link`]);
+    const slip = Buffer.from(
+      // A stored zip with one entry named "../evil.txt" (local header, data, central directory, end record).
+      (() => {
+        const name = Buffer.from("../evil.txt");
+        const data = Buffer.from("pwned");
+        const crc = crc32(data);
+        const local = Buffer.alloc(30);
+        local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt32LE(crc, 14);
+        local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(name.length, 26);
+        const central = Buffer.alloc(46);
+        central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt32LE(crc, 16);
+        central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(name.length, 28);
+        const centralAt = local.length + name.length + data.length;
+        const end = Buffer.alloc(22);
+        end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(1, 8); end.writeUInt16LE(1, 10);
+        end.writeUInt32LE(central.length + name.length, 12); end.writeUInt32LE(centralAt, 16);
+        return Buffer.concat([local, name, data, central, name, end]);
+      })(),
+    );
+    const { job } = await runJob(server.api, {
+      slip: { operation: "import/base64", file: slip.toString("base64"), filename: "slip.zip" },
+      links: { operation: "import/base64", file: (await readFile(join(evil, "links.tar"))).toString("base64"), filename: "links.tar" },
+      a: { operation: "extract", input: "slip", ignore_error: true },
+      b: { operation: "convert", input: "links", output_format: "zip", ignore_error: true },
+    });
+    for (const name of ["a", "b"]) {
+      expectTaskFailed(taskOf(job, name), "unsafe_archive");
+    }
+    expect(taskOf(job, "a").message).toContain("../evil.txt");
+    expect(await readdir(join(server.dataDir, "scratch")).catch(() => [])).toEqual([]);
+    const next = await runJob(server.api, {
+      clip: { operation: "import/base64", file: mp4.toString("base64"), filename: "clip.mp4" },
+      wav: { operation: "convert", input: "clip", output_format: "wav" },
+    });
+    expect(next.job.status).toBe("completed");
   });
 
   it("answers 201 for a pair no engine converts, then fails the task naming the pair", async () => {

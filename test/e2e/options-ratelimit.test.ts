@@ -57,7 +57,9 @@ describe("GET /v1/query/view/options", () => {
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.type).toBe("image");
     const families = Object.keys(res.body.targets);
-    expect(families).toEqual(["image"]);
+    // Images, and PDF (pdf-lib makes a one-page PDF of an image).
+    expect(families).toEqual(["image", "document"]);
+    expect(res.body.targets.document.map((t: any) => t.ext)).toEqual(["pdf"]);
     const targets = res.body.targets.image as Array<Record<string, unknown>>;
     expect(targets.length).toBeGreaterThanOrEqual(5);
     for (const t of targets) expect(t).toEqual({ name: String(t.ext).toUpperCase(), slug: t.ext, ext: t.ext, type: "image", device: false });
@@ -120,9 +122,9 @@ describe("GET /v1/query/view/options", () => {
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ type: null, targets: {} });
     }
-    // A known format no live engine converts: its family, and nothing to convert it to.
-    const mp3 = await server.api.get("/v1/query/view/options?operation=convert&input_format=mp3");
-    expect(mp3.body).toEqual({ type: "audio", targets: {} });
+    // A known format no engine converts: its family, and nothing to convert it to.
+    const rar = await server.api.get("/v1/query/view/options?operation=convert&input_format=rar");
+    expect(rar.body).toEqual({ type: "archive", targets: {} });
   });
 
   it("a missing parameter, an unknown operation or one without output formats is a 400 naming the valid values; a bad key is a 401", async () => {

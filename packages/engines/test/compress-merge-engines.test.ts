@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { PDFDocument, PDFName, PDFRawStream } from "pdf-lib";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { engineAvailable } from "../../../test/support/engine-tools.js";
 import {
   createGhostscriptEngine, createImageEngine, createPdfEngine, ghostscriptArgs, loadEngineRegistry, probeGhostscript, probePdfEngine,
   type EngineRegistry,
@@ -18,7 +19,7 @@ let dir: string;
 let registry: EngineRegistry;
 let jpg: string;
 let photoPdf: string;
-const gsAvailable = (await probeGhostscript()).available;
+const gsAvailable = await engineAvailable("Ghostscript", () => probeGhostscript());
 
 /** A noisy (so not trivially compressible) JPEG. */
 async function noisyJpeg(width: number, height: number): Promise<Buffer> {
