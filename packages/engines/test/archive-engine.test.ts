@@ -18,6 +18,7 @@ import yauzl from "yauzl";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createArchiveEngine, DEFAULT_ARCHIVE_LIMITS, probeArchive, type ArchiveEngine, type ArchiveLimits } from "../dist/index.js";
 import { engineAvailable } from "../../../test/support/engine-tools.js";
+import { failure } from "./failure.js";
 
 const available = await engineAvailable("archive (7-Zip)", async () => {
   const probe = await probeArchive();
@@ -109,15 +110,6 @@ async function readBack(path: string, format: string): Promise<Map<string, strin
 }
 
 const expected = () => new Map(FILES.filter(([, d]) => d).map(([n, d]) => [n, sha(d as Buffer)]));
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code: string; message: string };
-  }
-  throw new Error("expected a failure");
-}
 
 /** Extracts and expects `code`, with the work folder as empty after as before. */
 async function refused(input: string, format: string, code: string, limits?: Partial<ArchiveLimits>, options?: object): Promise<string> {

@@ -14,6 +14,7 @@ import {
   createGhostscriptEngine, createImageEngine, createPdfEngine, ghostscriptArgs, loadEngineRegistry, probeGhostscript, probePdfEngine,
   type EngineRegistry,
 } from "../dist/index.js";
+import { failure } from "./failure.js";
 
 let dir: string;
 let registry: EngineRegistry;
@@ -30,15 +31,6 @@ async function noisyJpeg(width: number, height: number): Promise<Buffer> {
 async function imageObjects(path: string): Promise<number> {
   const doc = await PDFDocument.load(await readFile(path));
   return doc.context.enumerateIndirectObjects().filter(([, obj]) => obj instanceof PDFRawStream && obj.dict.get(PDFName.of("Subtype")) === PDFName.of("Image")).length;
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code: string; message: string };
-  }
-  throw new Error("expected a failure");
 }
 
 beforeAll(async () => {

@@ -5,6 +5,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine, EngineProbe } from "../dist/index.js";
 import { createImageEngine, loadEngineRegistry, probeImageEngine } from "../dist/index.js";
+import { failure } from "./failure.js";
 
 let dir: string;
 let input: string;
@@ -21,15 +22,6 @@ afterAll(async () => {
   await engine.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code: string; message: string };
-  }
-  throw new Error("expected a failure");
-}
 
 function fakeEngine(name: string, probe: () => Promise<EngineProbe>): Engine {
   return {

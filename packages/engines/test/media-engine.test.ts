@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMediaOptions } from "@transmute/core";
 import { convertArgs, createMediaEngine, probeMedia, type MediaEngine } from "../dist/index.js";
 import { engineAvailable } from "../../../test/support/engine-tools.js";
+import { failure } from "./failure.js";
 
 const run = promisify(execFile);
 const available = await engineAvailable("ffmpeg", () => probeMedia());
@@ -33,15 +34,6 @@ async function ffprobe(path: string, countFrames = false): Promise<Probed> {
 
 const lavfi = (args: string[]) => run("ffmpeg", ["-nostdin", "-v", "error", "-y", ...args]);
 const stream = (p: Probed, type: string) => p.streams.find((s) => s.codec_type === type);
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code: string; message: string };
-  }
-  throw new Error("expected a failure");
-}
 
 let works = 0;
 async function workDir(): Promise<string> {

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOfficeEngine, inspectOfficeInput, probeOffice, type Engine } from "../dist/index.js";
 import { engineAvailable } from "../../../test/support/engine-tools.js";
 import { compoundFile, encryptedOdt, hangingSoffice, markDocEncrypted, markPptEncrypted, markXlsEncrypted, sofficeConvert, textPdf } from "./fixtures/office/make-fixtures.js";
+import { failure } from "./failure.js";
 
 const run = promisify(execFile);
 const available = await engineAvailable("LibreOffice", () => probeOffice());
@@ -42,15 +43,6 @@ async function convert(input: string, from: string, to: string, extra: Record<st
   const t = await task(input, from);
   const result = await engine.convert({ inputPath: t.inputPath, outputPath: t.out(to), inputFormat: from, outputFormat: to, workDir: t.workDir, ...extra });
   return { ...t, result, outputPath: t.out(to) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code: string; message: string };
-  }
-  throw new Error("expected a failure");
 }
 
 const pdfText = async (path: string) => (await run("pdftotext", ["-layout", path, "-"])).stdout;

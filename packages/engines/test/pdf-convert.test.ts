@@ -12,6 +12,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPdfEngine, probePdfEngine, runTool, TOOL_PATH, type PdfEngine } from "../dist/index.js";
 import { engineAvailable } from "../../../test/support/engine-tools.js";
+import { failure } from "./failure.js";
 
 const qpdf = await engineAvailable("qpdf", async () => {
   const run = await runTool("qpdf", ["--version"], { env: { PATH: TOOL_PATH }, timeoutMs: 10_000 }).catch(() => null);
@@ -26,15 +27,6 @@ async function makePdf(count: number): Promise<Buffer> {
 
 async function pageCount(path: string): Promise<number> {
   return (await PDFDocument.load(await readFile(path))).getPageCount();
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code: string; message: string };
-  }
-  throw new Error("expected a failure");
 }
 
 describe("pdf-lib engine convert", () => {

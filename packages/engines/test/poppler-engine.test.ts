@@ -12,6 +12,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPopplerEngine, probePoppler, type Engine } from "../dist/index.js";
 import { engineAvailable } from "../../../test/support/engine-tools.js";
+import { failure } from "./failure.js";
 
 const available = await engineAvailable("poppler", () => probePoppler());
 const COLORS = [rgb(1, 0, 0), rgb(0, 1, 0), rgb(0, 0, 1)];
@@ -28,15 +29,6 @@ async function makePdf(count: number): Promise<Buffer> {
     page.drawText(`Page ${i + 1} text`, { x: 10, y: 10, size: 12, font, color: rgb(1, 1, 1) });
   }
   return Buffer.from(await doc.save());
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code: string; message: string };
-  }
-  throw new Error("expected a failure");
 }
 
 async function centre(path: string): Promise<number[]> {
