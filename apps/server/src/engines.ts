@@ -15,7 +15,7 @@ import {
   loadEngineRegistry,
 } from "@transmute/engines";
 import type { EngineProbe } from "@transmute/worker";
-import type { Compressor, Converter, Extractor, ImageConverter, Merger, PageCapturer } from "@transmute/operations";
+import type { Compressor, Converter, Extractor, ImageConverter, Merger, PageCapturer, Securer } from "@transmute/operations";
 
 /** The worker's engines. */
 export interface Engines {
@@ -30,6 +30,8 @@ export interface Engines {
   extractor: Extractor;
   /** Captures web pages with the browser engine. */
   browser: PageCapturer;
+  /** Disarms and rebuilds files (secure). */
+  securer: Securer;
   probes: EngineProbe[];
   close(): Promise<void>;
 }
@@ -57,6 +59,7 @@ export async function createEngines(config: Config): Promise<Engines> {
     converter: registry,
     extractor: registry,
     browser: registry,
+    securer: registry,
     probes: registry.probes.map((p) => ({ ...p })),
     close: () => registry.close(),
   };

@@ -118,6 +118,7 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
         converter: engines.converter,
         extractor: engines.extractor,
         browser: engines.browser,
+        securer: engines.securer,
         probes: engines.probes,
         scratchBase: config.scratchDir,
         settings: {

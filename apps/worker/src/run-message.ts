@@ -5,7 +5,7 @@
  */
 import { AppError, getOperation, isAppError, restoreSecrets, validateTaskPayload, type ErrorCode } from "@transmute/core";
 import { claimTask, completeTask, failTask, heartbeatTask, type Claim, type EngineDeps } from "@transmute/jobs";
-import { HANDLERS, OutputSink, type Compressor, type Converter, type Extractor, type ImageConverter, type Merger, type OperationContext, type PageCapturer } from "@transmute/operations";
+import { HANDLERS, OutputSink, type Compressor, type Converter, type Extractor, type ImageConverter, type Merger, type OperationContext, type PageCapturer, type Securer } from "@transmute/operations";
 import type { OutboundPolicy } from "@transmute/outbound";
 import { createScratchDir, type BlobStore } from "@transmute/storage";
 import type { RunningTasks } from "./running-tasks.js";
@@ -22,6 +22,7 @@ export interface RunnerDeps {
   converter?: Converter | undefined;
   extractor?: Extractor | undefined;
   browser?: PageCapturer | undefined;
+  securer?: Securer | undefined;
   workerId: string;
   scratchBase: string;
   /** The registry that stops a run when its task is canceled or deleted (none: only the heartbeat notices). */
@@ -114,6 +115,7 @@ export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<
         ...(deps.merger ? { merger: deps.merger } : {}),
         ...(deps.extractor ? { extractor: deps.extractor } : {}),
         ...(deps.browser ? { browser: deps.browser } : {}),
+        ...(deps.securer ? { securer: deps.securer } : {}),
       },
       output: sink,
       progress: (percent) => {

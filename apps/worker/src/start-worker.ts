@@ -5,7 +5,7 @@
  */
 import { hostname } from "node:os";
 import { heartbeatWorker, registerWorker, startReconciler, startSweeper, unregisterWorker, type EngineDeps, type Reconciler } from "@transmute/jobs";
-import { missingHandlers, type Compressor, type Converter, type Extractor, type ImageConverter, type Merger, type PageCapturer } from "@transmute/operations";
+import { missingHandlers, type Compressor, type Converter, type Extractor, type ImageConverter, type Merger, type PageCapturer, type Securer } from "@transmute/operations";
 import type { OutboundPolicy } from "@transmute/outbound";
 import type { QueueConsumer } from "@transmute/queue";
 import { sweepScratch, type BlobStore, type LocalDiskStore } from "@transmute/storage";
@@ -37,6 +37,8 @@ export interface WorkerDeps {
   /** Archive extraction and web-page capture; absent: those tasks fail. */
   extractor?: Extractor;
   browser?: PageCapturer;
+  /** Disarm and rebuild (secure); absent: those tasks fail. */
+  securer?: Securer;
   probes: EngineProbe[];
   scratchBase: string;
   settings: {
@@ -112,6 +114,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     converter: deps.converter,
     extractor: deps.extractor,
     browser: deps.browser,
+    securer: deps.securer,
     workerId: id,
     scratchBase: deps.scratchBase,
     running,

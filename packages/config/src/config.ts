@@ -95,6 +95,8 @@ export interface Config {
   readonly archiveLimits: { readonly maxEntries: number; readonly maxBytes: number; readonly maxRatio: number; readonly maxDepth: number };
   /** The external tools: FFMPEG_PATH ("ffmpeg"), TRANSMUTE_SOFFICE_PATH ("soffice"), TRANSMUTE_CHROMIUM_PATH ("chromium"). */
   readonly tools: { readonly ffmpeg: string; readonly soffice: string; readonly chromium: string };
+  /** The Filewall facade: TRANSMUTE_FILEWALL_QUOTA (0: none), _MAX_IN_PROGRESS (10), _UPLOAD_SECONDS (3600), _TOMBSTONE_SECONDS (604800). */
+  readonly filewall: { readonly quota: number; readonly maxInProgress: number; readonly uploadSeconds: number; readonly tombstoneSeconds: number };
   /** TRANSMUTE_ENGINES: engine classes this worker serves (default null: every one it can run). */
   readonly engines: readonly string[] | null;
   /** TRANSMUTE_HEARTBEAT_SECONDS (default 5). */

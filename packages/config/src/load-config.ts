@@ -82,6 +82,12 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     maxRatio: r.get("TRANSMUTE_ARCHIVE_MAX_RATIO", (raw) => parseInteger(raw, 1, 100_000)),
     maxDepth: r.get("TRANSMUTE_ARCHIVE_MAX_DEPTH", (raw) => parseInteger(raw, 1, 32)),
   };
+  const filewall = {
+    quota: r.get("TRANSMUTE_FILEWALL_QUOTA", (raw) => parseInteger(raw, 0, 1_000_000_000, "files")),
+    maxInProgress: r.get("TRANSMUTE_FILEWALL_MAX_IN_PROGRESS", (raw) => parseInteger(raw, 1, 100_000, "files")),
+    uploadSeconds: r.get("TRANSMUTE_FILEWALL_UPLOAD_SECONDS", seconds(1, DAY)),
+    tombstoneSeconds: r.get("TRANSMUTE_FILEWALL_TOMBSTONE_SECONDS", seconds(0, 365 * DAY)),
+  };
   const tools = {
     ffmpeg: r.get("FFMPEG_PATH", parseExecutable),
     soffice: r.get("TRANSMUTE_SOFFICE_PATH", parseExecutable),
@@ -155,6 +161,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     maxMediaSeconds,
     archiveLimits,
     tools,
+    filewall,
     engines,
     heartbeatSeconds,
     reconcileSeconds,

@@ -64,6 +64,7 @@ describe("defaults", () => {
       maxMediaSeconds: 14400,
       archiveLimits: { maxEntries: 10000, maxBytes: 2 * 2 ** 30, maxRatio: 200, maxDepth: 3 },
       tools: { ffmpeg: "ffmpeg", soffice: "soffice", chromium: "chromium" },
+      filewall: { quota: 0, maxInProgress: 10, uploadSeconds: 3600, tombstoneSeconds: 604800 },
       engines: null,
       heartbeatSeconds: 5,
       reconcileSeconds: 15,

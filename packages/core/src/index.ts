@@ -17,3 +17,4 @@ export * from "./pdf-options.js";
 export * from "./browser-options.js";
 export * from "./archive-options.js";
 export * from "./media-options.js";
+export * from "./secure-options.js";

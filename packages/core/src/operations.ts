@@ -11,6 +11,7 @@ import { parseImageOptions } from "./image-options.js";
 import { parsePdfOptions } from "./pdf-options.js";
 import { parseMediaOptions } from "./media-options.js";
 import { parseBrowserOptions } from "./browser-options.js";
+import { parseSecureOptions } from "./secure-options.js";
 import { COMPRESSIBLE_IMAGES, parseCompressOptions } from "./compress-options.js";
 import { MERGE_OUTPUTS, parseMergeOptions } from "./merge-options.js";
 
@@ -18,13 +19,14 @@ import { MERGE_OUTPUTS, parseMergeOptions } from "./merge-options.js";
  * The engine class whose queue a task goes to; `io` is served by every worker. `image` is sharp,
  * `pdf` pdf-lib (assembling and splitting PDFs), `ghostscript` the gs tool (PDF compression),
  * `poppler` pdftoppm/pdftotext (PDF pages to images and text), `office` LibreOffice, `media`
- * ffmpeg, `browser` Chromium (web pages, HTML and Markdown), `archive` zip/tar/7z. Each is served
- * only by workers where its tool was found.
+ * ffmpeg, `browser` Chromium (web pages, HTML and Markdown), `archive` zip/tar/7z, `secure` the
+ * disarm-and-rebuild of `secure` (sharp, poppler, LibreOffice, the archive guards together).
+ * Each is served only by workers where its tools were found.
  */
-export type EngineClass = "io" | "image" | "pdf" | "ghostscript" | "poppler" | "office" | "media" | "browser" | "archive";
+export type EngineClass = "io" | "image" | "pdf" | "ghostscript" | "poppler" | "office" | "media" | "browser" | "archive" | "secure";
 
 /** Every engine class, `io` first. */
-export const ENGINE_CLASSES: readonly EngineClass[] = ["io", "image", "pdf", "ghostscript", "poppler", "office", "media", "browser", "archive"];
+export const ENGINE_CLASSES: readonly EngineClass[] = ["io", "image", "pdf", "ghostscript", "poppler", "office", "media", "browser", "archive", "secure"];
 
 /** Everything the job engine and the gateway know about an operation. */
 export interface OperationDefinition {
@@ -51,7 +53,7 @@ export interface OperationDefinition {
 }
 
 /** The operations whose engine class depends on the input's format: routed through CONVERSION_TABLE. */
-export type FormatOperation = "convert" | "compress" | "merge" | "extract";
+export type FormatOperation = "convert" | "compress" | "merge" | "extract" | "secure";
 
 const RASTER_IMAGES = ["jpg", "png", "webp", "avif", "gif", "tiff", "svg", "heic"] as const;
 /** Video formats ffmpeg reads and writes (gif as a silent video). */
@@ -61,6 +63,16 @@ export const AUDIO_FORMATS = ["mp3", "wav", "ogg", "flac", "aac", "m4a", "opus"]
 /** Archive formats read and written (tgz is tar.gz). */
 export const ARCHIVE_FORMATS = ["zip", "tar", "tgz", "7z"] as const;
 const TEXT_DOCUMENTS = ["doc", "docx", "odt", "rtf", "txt", "html"] as const;
+/**
+ * What `secure` takes, by the format its bytes show: images rebuilt from pixels, PDFs and office
+ * documents rebuilt as PDFs of page images, archives member by member.
+ */
+export const SECURE_FORMATS = [
+  "jpg", "png", "gif", "webp", "tiff", "avif", "svg",
+  "pdf",
+  "doc", "docx", "odt", "rtf", "txt", "xls", "xlsx", "ods", "csv", "ppt", "pptx", "odp",
+  "zip", "tar", "tgz",
+] as const;
 const SPREADSHEETS = ["xls", "xlsx", "ods", "csv"] as const;
 const PRESENTATIONS = ["ppt", "pptx", "odp"] as const;
 
@@ -86,6 +98,7 @@ export const CONVERSION_TABLE: ReadonlyArray<{ operation: FormatOperation; engin
   { operation: "compress", engineClass: "ghostscript", from: ["pdf"], to: ["pdf"] },
   { operation: "compress", engineClass: "media", from: [...VIDEO_FORMATS.filter((f) => f !== "gif"), ...AUDIO_FORMATS], to: [...VIDEO_FORMATS.filter((f) => f !== "gif"), ...AUDIO_FORMATS] },
   { operation: "extract", engineClass: "archive", from: ARCHIVE_FORMATS, to: ARCHIVE_FORMATS },
+  { operation: "secure", engineClass: "secure", from: SECURE_FORMATS, to: SECURE_FORMATS },
   { operation: "merge", engineClass: "pdf", from: ["jpg", "png", "webp", "avif", "gif", "tiff", "svg", "heic", "pdf"], to: ["pdf"] },
   { operation: "merge", engineClass: "image", from: ["jpg", "png", "webp", "avif", "gif", "tiff", "svg", "heic"], to: ["gif"] },
 ];
@@ -297,6 +310,23 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
         largeFields: [],
       },
       {
+        name: "secure",
+        summary: "Disarm and rebuild one file (content disarm and reconstruction): images re-encoded from pixels, PDFs and office documents rebuilt from page images, archives member by member. Fails closed: nothing of an input that cannot be rebuilt is ever served.",
+        minInputs: 1,
+        maxInputs: 1,
+        runsOnSurvivors: false,
+        trigger: "queue",
+        payloadSchema: {
+          type: "object",
+          properties: { options: { type: "object" }, filename, timeout },
+        },
+        secretFields: [],
+        largeFields: [],
+        check(payload) {
+          parseSecureOptions(payload.options);
+        },
+      },
+      {
         name: "export/url",
         summary: "Publish the input files at signed temporary download links.",
         minInputs: 1,
@@ -348,7 +378,7 @@ function checkConvertOptions(from: string | null, to: string, options: unknown):
 
 /** The engine class of operations that do not depend on the input format. */
 export function staticEngineClass(operation: string): EngineClass | null {
-  if (operation === "convert" || operation === "compress" || operation === "merge" || operation === "extract") return null;
+  if (operation === "convert" || operation === "compress" || operation === "merge" || operation === "extract" || operation === "secure") return null;
   return operation === "import/webpage" ? "browser" : "io";
 }
 

@@ -5,7 +5,7 @@ export interface ConversionPair {
   from: string;
   to: string;
   /** The operation: absent for convert; compress and extract (to = from) or merge (every input `from` into `to`). */
-  operation?: "compress" | "merge" | "extract";
+  operation?: "compress" | "merge" | "extract" | "secure";
 }
 
 /** What an engine reports about itself: workers register this with their heartbeat. */
@@ -121,6 +121,34 @@ export interface ExtractResult {
   details?: Record<string, unknown>;
 }
 
+/** One disarm-and-rebuild: the input re-made from what it shows (pixels, page images), nothing else. */
+export interface SecureRequest {
+  inputPath: string;
+  /** The input's format as its bytes identify it (never a name or a declared type). */
+  format: string;
+  /** Where the output and every temporary file go. */
+  workDir: string;
+  /** The output's name without extension; the engine adds the extension of what it writes. */
+  baseName: string;
+  /** The task's `options` (core's secure table: max_pages_per_document, max_files_per_archive, max_width, max_height, max_dpi). */
+  options?: unknown;
+  /** The operator's caps, which hold whatever the options say. */
+  limits?: ConvertLimits;
+}
+
+/** What a rebuild wrote: one file. */
+export interface SecureResult {
+  /** The rebuilt file, under workDir. */
+  path: string;
+  /** The name to publish it under: baseName and the extension of `format`. */
+  name: string;
+  format: string;
+  size: number;
+  ignoredOptions: string[];
+  /** Result fields, e.g. `{ pages: 3, pages_dropped: 0 }` or `{ members: [...], dropped: [{name, reason}] }`. */
+  details?: Record<string, unknown>;
+}
+
 /** One HTTP exchange of a page capture, made by the caller under its outbound policy. */
 export interface CaptureFetchRequest {
   url: string;
@@ -225,6 +253,8 @@ export interface Engine {
   extract?(request: ExtractRequest, context?: ConvertContext): Promise<ExtractResult>;
   /** Captures a web page, for the engine of class `browser`. */
   capture?(request: CaptureRequest, context?: ConvertContext): Promise<CaptureResult>;
+  /** Disarms and rebuilds a file, for engines that probe `secure` pairs. */
+  secure?(request: SecureRequest, context?: ConvertContext): Promise<SecureResult>;
   /** Stops the engine's processes. */
   close(): Promise<void>;
 }
@@ -242,13 +272,15 @@ export interface EngineRegistry {
   /** Each engine's probe, in the same order. */
   readonly probes: readonly EngineStatus[];
   /** The first available engine that does `operation` (default convert) from `from` to `to` (aliases allowed), if any. */
-  findEngine(from: string, to: string, operation?: "compress" | "merge" | "extract"): Engine | undefined;
+  findEngine(from: string, to: string, operation?: "compress" | "merge" | "extract" | "secure"): Engine | undefined;
   /** Converts with the first engine that converts the pair; unsupported_conversion when none does. */
   convert(request: ConvertRequest, context?: ConvertContext): Promise<ConvertResult>;
   /** Extracts with the first engine that extracts the format; unsupported_conversion when none does. */
   extract(request: ExtractRequest, context?: ConvertContext): Promise<ExtractResult>;
   /** Captures with the available engine that captures (class browser); unsupported_conversion when none does. */
   capture(request: CaptureRequest, context?: ConvertContext): Promise<CaptureResult>;
+  /** Secures with the first engine that secures the format; unsupported_conversion when none does. */
+  secure(request: SecureRequest, context?: ConvertContext): Promise<SecureResult>;
   /** Compresses with the first engine that compresses the format; unsupported_conversion when none does. */
   compress(request: CompressRequest, context?: ConvertContext): Promise<CompressResult>;
   /** Merges with the first engine that merges every input format into the output; unsupported_conversion when none does. */
@@ -271,7 +303,7 @@ export async function loadEngineRegistry(engines: readonly Engine[]): Promise<En
     probes.push({ ...probe, name: engine.name, engineClass: engine.engineClass });
     if (probe.available) pairs.set(engine, new Set(probe.conversions.map((p) => pairKey(p.from, p.to, p.operation))));
   }
-  const findEngine = (from: string, to: string, operation?: "compress" | "merge" | "extract") => {
+  const findEngine = (from: string, to: string, operation?: "compress" | "merge" | "extract" | "secure") => {
     const key = pairKey(from, to, operation);
     return engines.find((engine) => pairs.get(engine)?.has(key));
   };
@@ -293,6 +325,11 @@ export async function loadEngineRegistry(engines: readonly Engine[]): Promise<En
       const engine = engines.find((e) => e.capture && e.engineClass === "browser" && pairs.has(e));
       if (!engine?.capture) return Promise.reject(notSupported("no engine here captures web pages (Chromium is not installed)"));
       return engine.capture(request, context);
+    },
+    secure(request, context) {
+      const engine = findEngine(request.format, request.format, "secure");
+      if (!engine?.secure) return Promise.reject(notSupported(`no engine here secures ${normalizeFormat(request.format)}`));
+      return engine.secure(request, context);
     },
     compress(request, context) {
       const engine = findEngine(request.format, request.format, "compress");

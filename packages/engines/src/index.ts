@@ -1,7 +1,7 @@
 export type {
   ArchiveLimits, CaptureFetchRequest, CaptureFetchResponse, CaptureRequest, CaptureResult, CompressRequest, CompressResult, ConversionPair,
   ConvertContext, ConvertLimits, ConvertRequest, ConvertResult, Engine, EngineProbe, EngineRegistry, EngineStatus, ExtractRequest, ExtractResult,
-  MergeRequest, MergeResult, OutputFile,
+  MergeRequest, MergeResult, OutputFile, SecureRequest, SecureResult,
 } from "./engine.js";
 export { loadEngineRegistry } from "./engine.js";
 export type { ProcessPool, ProcessPoolOptions, ProcessPoolStats, RunOptions } from "./process-pool.js";

@@ -3,7 +3,7 @@
  * serves; a conversion's class depends on its input's format, known only once the input exists,
  * and on the engines that live workers registered (never on what this machine has installed).
  */
-import { ARCHIVE_FORMATS, COMPRESSIBLE_FORMATS, acceptedFormats, engineClassesForConversion, normalizeFormat, staticEngineClass, type ErrorCode, type FormatOperation } from "@transmute/core";
+import { ARCHIVE_FORMATS, COMPRESSIBLE_FORMATS, SECURE_FORMATS, acceptedFormats, engineClassesForConversion, normalizeFormat, staticEngineClass, type ErrorCode, type FormatOperation } from "@transmute/core";
 import type { Tx } from "./tx.js";
 
 /** Where a ready task goes, or why it cannot run. */
@@ -61,7 +61,7 @@ export async function routeTask(
     if (live.classes.has(fixed)) return { ok: true, engineClass: fixed };
     return { ok: false, code: "unsupported_conversion", message: `No running worker runs ${task.operation} (the "${fixed}" engine is not installed or not running).` };
   }
-  if (task.operation === "compress" || task.operation === "merge" || task.operation === "extract") {
+  if (task.operation === "compress" || task.operation === "merge" || task.operation === "extract" || task.operation === "secure") {
     return routeByInputs(tx, task.operation, task.payload, inputFormats, staleAfterSeconds);
   }
   if (inputFormats.length === 0) return { ok: false, code: "no_input", message: "The input task produced no file to convert." };
@@ -100,7 +100,7 @@ function pairKey(operation: FormatOperation, from: string, to: string): string {
  */
 async function routeByInputs(
   tx: Tx,
-  operation: "compress" | "merge" | "extract",
+  operation: "compress" | "merge" | "extract" | "secure",
   payload: Record<string, unknown>,
   inputFormats: Array<string | null>,
   staleAfterSeconds: number,
@@ -115,7 +115,8 @@ async function routeByInputs(
     const to = target ?? from;
     const cls = from && to ? (engineClassesForConversion(from, to, operation)[0] ?? null) : null;
     if (!from || !to || !cls) {
-      const accepted = operation === "merge" ? acceptedFormats("merge", target ?? "") : operation === "extract" ? ARCHIVE_FORMATS : COMPRESSIBLE_FORMATS;
+      const accepted =
+        operation === "merge" ? acceptedFormats("merge", target ?? "") : operation === "extract" ? ARCHIVE_FORMATS : operation === "secure" ? SECURE_FORMATS : COMPRESSIBLE_FORMATS;
       const which = operation === "merge" ? `Input ${i + 1} of the merge` : "The input file";
       const what = from ? `is ${from}` : "has a format that could not be identified from its bytes";
       const into = operation === "merge" ? `merge into ${target} takes` : `${operation} takes`;
@@ -129,7 +130,7 @@ async function routeByInputs(
   const missing = pairs.find((p) => !live.classes.has(engineClass!) || !offered?.has(p));
   if (missing !== undefined) {
     const [from, to] = missing.slice(missing.indexOf(":") + 1).split(">");
-    const what = operation === "compress" ? `compresses ${from}` : operation === "extract" ? `extracts ${from}` : `merges ${from} into ${to}`;
+    const what = operation === "merge" ? `merges ${from} into ${to}` : `${operation === "compress" ? "compresses" : operation === "extract" ? "extracts" : "secures"} ${from}`;
     return { ok: false, code: "unsupported_conversion", message: `No running worker ${what} (the "${engineClass}" engine lacks it or is not running).` };
   }
   return { ok: true, engineClass: engineClass! };

@@ -95,6 +95,14 @@ export interface Extractor {
   ): Promise<{ files: EngineOutputFile[]; ignoredOptions: string[]; details?: Record<string, unknown> }>;
 }
 
+/** Disarms and rebuilds one file (the `secure` operation). */
+export interface Securer {
+  secure(
+    request: { inputPath: string; format: string; workDir: string; baseName: string; options: unknown; limits: ConversionLimits },
+    opts: EngineCallOptions,
+  ): Promise<{ path: string; name: string; format: string; size: number; ignoredOptions: string[]; details?: Record<string, unknown> }>;
+}
+
 /** Captures a web page as MHTML; every request goes through `fetch`. */
 export interface PageCapturer {
   capture(
@@ -140,7 +148,7 @@ export interface OperationContext {
    * The engines; all but `image` may be absent in a worker wired without them. `converter`
    * dispatches every convert pair (images included) to the engine that does it.
    */
-  engines: { image: ImageConverter; converter?: Converter; compressor?: Compressor; merger?: Merger; extractor?: Extractor; browser?: PageCapturer };
+  engines: { image: ImageConverter; converter?: Converter; compressor?: Compressor; merger?: Merger; extractor?: Extractor; browser?: PageCapturer; securer?: Securer };
   output: OutputSink;
   /** Reports progress (0..100); cheap to call often. */
   progress(percent: number): void;

@@ -1,6 +1,6 @@
 export type {
   OperationContext, OperationHandler, OperationOutcome, OperationLimits, InputFile, ImageConverter, Compressor, Merger, Converter, Extractor, PageCapturer,
-  ConversionLimits, EngineCallOptions, EngineOutputFile,
+  ConversionLimits, EngineCallOptions, EngineOutputFile, Securer,
 } from "./context.js";
 export { OutputSink, identifyStored, type SinkFile } from "./output-sink.js";
 export { HANDLERS, missingHandlers } from "./registry.js";

@@ -11,9 +11,10 @@ import { extract } from "./handlers/extract.js";
 import { importWebpage } from "./handlers/import-webpage.js";
 import { importUrl } from "./handlers/import-url.js";
 import { merge } from "./handlers/merge.js";
+import { secure } from "./handlers/secure.js";
 
 /** Handlers by operation name. */
-export const HANDLERS: ReadonlyMap<string, OperationHandler> = new Map([importUrl, importWebpage, convert, compress, merge, extract, exportUrl].map((h) => [h.name, h]));
+export const HANDLERS: ReadonlyMap<string, OperationHandler> = new Map([importUrl, importWebpage, convert, compress, merge, extract, secure, exportUrl].map((h) => [h.name, h]));
 
 /** The queue-triggered operations that have no handler (must be empty for a worker to start). */
 export function missingHandlers(): string[] {
