@@ -4,7 +4,7 @@
 //   node scripts/options-tables.mjs --write    rewrites them in docs/engines.md, between the markers
 // test/docs-options.test.ts fails when the docs differ from what this prints.
 import { readFileSync, writeFileSync } from "node:fs";
-import { ARCHIVE_OPTIONS, BROWSER_OPTIONS, COMPRESS_OPTIONS, MEDIA_OPTIONS, PDF_OPTIONS, describeOptionValues } from "@transmute/core";
+import { ARCHIVE_OPTIONS, BROWSER_OPTIONS, COMPRESS_OPTIONS, MEDIA_OPTIONS, PDF_OPTIONS, SECURE_OPTIONS, describeOptionValues } from "@transmute/core";
 
 const TABLES = {
   pdf: PDF_OPTIONS,
@@ -12,6 +12,7 @@ const TABLES = {
   browser: BROWSER_OPTIONS,
   archive: ARCHIVE_OPTIONS,
   compress: COMPRESS_OPTIONS,
+  secure: SECURE_OPTIONS,
 };
 
 const cell = (text) => String(text).replaceAll("|", "\\|").replaceAll("\n", " ");

@@ -12,6 +12,7 @@ import {
   createOfficeEngine,
   createPdfEngine,
   createPopplerEngine,
+  createSecureEngine,
   loadEngineRegistry,
 } from "@transmute/engines";
 import type { EngineProbe } from "@transmute/worker";
@@ -41,6 +42,7 @@ export async function createEngines(config: Config): Promise<Engines> {
   const timeoutMs = config.taskTimeoutMaxSeconds * 1000;
   const concurrency = config.workerConcurrency;
   const image = createImageEngine({ poolSize: concurrency, timeoutMs, maxPixels: config.maxPixels });
+  const office = createOfficeEngine({ command: config.tools.soffice, timeoutMs, concurrency });
   // Order is preference when two engines can do the same pair.
   const registry = await loadEngineRegistry([
     image,
@@ -48,7 +50,9 @@ export async function createEngines(config: Config): Promise<Engines> {
     createGhostscriptEngine({ timeoutMs }),
     createPopplerEngine({ timeoutMs, maxPixels: config.maxPixels }),
     createBrowserEngine({ command: config.tools.chromium, timeoutMs, maxPixels: config.maxPixels }),
-    createOfficeEngine({ command: config.tools.soffice, timeoutMs, concurrency }),
+    office,
+    // secure rebuilds office documents through the same LibreOffice engine (its queue, its limits).
+    createSecureEngine({ office, timeoutMs, maxPixels: config.maxPixels, maxPages: config.maxPages }),
     createMediaEngine({ ffmpeg: config.tools.ffmpeg, timeoutMs, maxMediaSeconds: config.maxMediaSeconds }),
     createArchiveEngine({ timeoutMs, limits: config.archiveLimits }),
   ]);

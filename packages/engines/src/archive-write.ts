@@ -20,7 +20,12 @@ export interface PackEntry {
 
 /** Writes `entries`, in order, as a zip, tar or tgz at `outputPath`. */
 export async function writeWithArchiver(format: "zip" | "tar" | "tgz", entries: readonly PackEntry[], outputPath: string, stop: AbortSignal): Promise<void> {
-  const archive = format === "zip" ? archiver("zip", { zlib: { level: 6 } }) : archiver("tar", { gzip: format === "tgz", gzipOptions: { level: 6 } });
+  // One stat at a time: archiver stats files in parallel (4 by default) and then writes entries
+  // in the order the stats finish, which would shuffle the archive's order.
+  const archive =
+    format === "zip"
+      ? archiver("zip", { zlib: { level: 6 }, statConcurrency: 1 })
+      : archiver("tar", { gzip: format === "tgz", gzipOptions: { level: 6 }, statConcurrency: 1 });
   const output = createWriteStream(outputPath);
   const onStop = () => archive.abort();
   stop.addEventListener("abort", onStop, { once: true });

@@ -3,7 +3,7 @@
  * serves; a conversion's class depends on its input's format, known only once the input exists,
  * and on the engines that live workers registered (never on what this machine has installed).
  */
-import { ARCHIVE_FORMATS, COMPRESSIBLE_FORMATS, SECURE_FORMATS, acceptedFormats, engineClassesForConversion, normalizeFormat, staticEngineClass, type ErrorCode, type FormatOperation } from "@transmute/core";
+import { ARCHIVE_FORMATS, COMPRESSIBLE_FORMATS, SECURE_FORMATS, acceptedFormats, engineClassesForConversion, normalizeFormat, sameFormatFamily, staticEngineClass, type ErrorCode, type FormatOperation } from "@transmute/core";
 import type { Tx } from "./tx.js";
 
 /** Where a ready task goes, or why it cannot run. */
@@ -66,7 +66,9 @@ export async function routeTask(
   }
   if (inputFormats.length === 0) return { ok: false, code: "no_input", message: "The input task produced no file to convert." };
   const declared = typeof task.payload.input_format === "string" ? normalizeFormat(task.payload.input_format) : null;
-  const from = inputFormats[0] ?? declared;
+  // Where the bytes cannot tell two formats apart (txt for csv), the declared one wins.
+  const detected = inputFormats[0] ?? null;
+  const from = declared && detected && sameFormatFamily(declared, detected) ? declared : (detected ?? declared);
   const to = normalizeFormat(String(task.payload.output_format ?? ""));
   if (!from) {
     return { ok: false, code: "unsupported_format", message: "The input file's format could not be identified from its bytes; set input_format if it is known." };
@@ -111,7 +113,7 @@ async function routeByInputs(
   let engineClass: string | null = null;
   const pairs: string[] = [];
   for (const [i, format] of inputFormats.entries()) {
-    const from = format ?? (operation === "merge" ? null : declared);
+    const from = format && declared && operation !== "merge" && sameFormatFamily(declared, format) ? declared : (format ?? (operation === "merge" ? null : declared));
     const to = target ?? from;
     const cls = from && to ? (engineClassesForConversion(from, to, operation)[0] ?? null) : null;
     if (!from || !to || !cls) {

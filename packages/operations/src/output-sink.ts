@@ -4,6 +4,7 @@
  * mixes with the first; they become visible only when the task's completion commits.
  */
 import type { Readable } from "node:stream";
+import { constants as zlibConstants, gunzipSync } from "node:zlib";
 import { contentTypeOf, identifyFormat, type StoredFile } from "@transmute/core";
 import { buildKey, type BlobStore } from "@transmute/storage";
 import type { InputFile } from "./context.js";
@@ -15,11 +16,23 @@ export interface SinkFile extends StoredFile {
   reference: boolean;
 }
 
-/** Identifies a stored object's format from its first bytes. */
+/** Identifies a stored object's format from its first bytes; a gzip stream holding a tar is `tgz`. */
 export async function identifyStored(storage: BlobStore, key: string, size: number): Promise<string | null> {
   if (size === 0) return null;
   const head = await readAll(await storage.get(key, { start: 0, end: Math.min(size, 8192) - 1 }));
-  return identifyFormat(head);
+  const format = identifyFormat(head);
+  return format === "gz" && isTarball(head) ? "tgz" : format;
+}
+
+/** Whether gzip bytes start a tar: the first 512 bytes inflated carry the ustar magic at 257. */
+function isTarball(gzipHead: Buffer): boolean {
+  try {
+    // Z_SYNC_FLUSH inflates what a cut-off stream holds instead of failing on its missing end.
+    const inflated = gunzipSync(gzipHead, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 64 * 1024 });
+    return inflated.length >= 262 && inflated.subarray(257, 262).toString("latin1") === "ustar";
+  } catch {
+    return false;
+  }
 }
 
 /** Collects a task's outputs. */
