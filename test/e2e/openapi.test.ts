@@ -22,7 +22,8 @@ import { startServer } from "./helpers.js";
 type Json = any;
 
 /** Routes deliberately left out of the document (`schema.hide`), as "METHOD url" (a trailing * is a prefix). */
-const HIDDEN = ["GET /healthz", "GET /openapi.json", "GET /docs*", "OPTIONS /v1/upload/:slot"];
+// The Filewall API (/api/*) is another product's contract, described in docs/filewall.md.
+const HIDDEN = ["GET /healthz", "GET /openapi.json", "GET /docs*", "OPTIONS /v1/upload/:slot", "GET /api/*", "POST /api/*"];
 
 const HTTP_METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 

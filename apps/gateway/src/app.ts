@@ -11,6 +11,7 @@ import { registerOpenApi } from "./openapi.js";
 import { attachRealtime } from "./realtime.js";
 import { accountRoutes } from "./routes/account.js";
 import { downloadRoutes } from "./routes/download.js";
+import { filewallRoutes } from "./routes/filewall.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { lifecycleRoutes } from "./routes/lifecycle.js";
 import { listRoutes } from "./routes/lists.js";
@@ -67,6 +68,9 @@ export async function buildGateway(options: GatewayDeps): Promise<FastifyInstanc
     uploadRoutes(open, deps);
     downloadRoutes(open, deps);
   });
+
+  // The Filewall facade: its own key header, bodies and error shape (docs/filewall.md).
+  await app.register((filewall) => filewallRoutes(filewall, deps));
 
   // Rate limits: per API key and class on the API, per client address on keyless queries.
   // Downloads and upload forms are not limited: their signed link or slot is the credential.

@@ -1,5 +1,5 @@
 /** What the gateway needs, wired by the server app. */
-import type { EngineDeps } from "@transmute/jobs";
+import type { EngineDeps, FilewallSettings } from "@transmute/jobs";
 import type { BlobStore } from "@transmute/storage";
 import type { FastifyBaseLogger } from "fastify";
 
@@ -20,6 +20,8 @@ export interface GatewaySettings {
   rateLimits: RateLimits;
   /** Redis shared by the gateways (scaled out), or null: limits are counted in this process. */
   redis: { url: string; prefix: string } | null;
+  /** The Filewall facade's limits (config.filewall). */
+  filewall: FilewallSettings;
 }
 
 /** Requests a minute each limited class allows (0: no limit). */

@@ -161,6 +161,7 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
           trustProxy: config.trustProxy,
           rateLimits: { read: config.rateLimitRead, write: config.rateLimitWrite, anonymous: config.rateLimitAnonymous },
           redis: scaled ? { url: config.redisUrl!, prefix: config.redisPrefix } : null,
+          filewall: config.filewall,
         },
       });
       url = await gateway.listen({ port: config.port, host: config.host });

@@ -22,3 +22,6 @@ export { cancelTask } from "./cancel-task.js";
 export { deleteJob, deleteTask } from "./delete-tasks.js";
 export * from "./webhooks.js";
 export { startKickLoop, type KickLoop } from "./kick-loop.js";
+export * from "./filewall.js";
+export * from "./filewall-errors.js";
+export * from "./filewall-view.js";

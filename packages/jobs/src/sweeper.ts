@@ -8,6 +8,7 @@
  */
 import type { EngineDeps } from "./types.js";
 import type { Tx } from "./tx.js";
+import { pruneFilewallTombstones } from "./filewall.js";
 import { LIVE_FILE_STATUSES, leftoversOfDeletedTasks, removeLeftovers, unreferencedKeys, type ObjectRemover } from "./stored-objects.js";
 
 const SWEEP_LOCK = 0x7472_6d02; // "trm" + 2: the sweeper's advisory lock key (the reconciler has 1)
@@ -79,6 +80,8 @@ export async function sweepOnce(deps: EngineDeps, store: ObjectRemover, opts: Sw
       await finish(outcome);
       if (outcome.rows < jobBatch) break;
     }
+    // Filewall tombstones of deleted jobs: rows only, no objects.
+    await lockedBatch(deps, async (tx) => ({ rows: await pruneFilewallTombstones(tx), keys: [], prefixes: [] }));
     report.sharedRemoved = await runHousekeeping(deps, "shared", opts.sweepShared);
   }
   report.localRemoved = await runHousekeeping(deps, "local", opts.sweepLocal);
