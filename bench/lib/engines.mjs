@@ -2,12 +2,14 @@
  * The external engines against their tools run straight from the shell: docx -> pdf per minute
  * with 1 and 2 conversions at a time (LibreOffice), PDF -> PNG pages per second (poppler; pdf.js
  * beside it, the renderer we measured and did not choose), and the realtime factor of mp4 -> mp3
- * (ffmpeg). Each runs the engine from packages/engines/dist as the worker does, in this process.
+ * (ffmpeg), and secure (pages and 12-MP JPEGs rebuilt per second, peak memory at 20 and 200
+ * pages). Each runs the engine from packages/engines/dist as the worker does, in this process.
  */
 import { execFileSync } from "node:child_process";
 import { benchMedia } from "./media.mjs";
 import { benchOffice } from "./office.mjs";
 import { benchPdfPages } from "./pdf.mjs";
+import { benchSecure } from "./secure.mjs";
 import { fmt, table } from "./stats.mjs";
 
 /** Whether an executable is on PATH. */
@@ -31,6 +33,10 @@ export async function runEngineBenches({ officeConversions = 8, pdfPages = 20, m
     log(`  pdf: ${pdfPages} A4 pages -> png at 150 dpi...`);
     out.pdf = await benchPdfPages({ pages: pdfPages, dpi: 150 });
   } else out.skipped.push("pdf (no pdftoppm)");
+  if (has("pdftoppm")) {
+    log(`  secure: a ${pdfPages}-page PDF at 150 dpi, 12-megapixel JPEGs, peak memory at 20 and 200 pages...`);
+    out.secure = await benchSecure({ pages: pdfPages, dpi: 150, jpegs: 5 });
+  } else out.skipped.push("secure (no pdftoppm)");
   if (has("ffmpeg")) {
     log(`  media: mp4 of ${mediaSeconds} s -> mp3...`);
     out.media = await benchMedia({ seconds: mediaSeconds, runs: 3 });
@@ -56,6 +62,22 @@ export function reportEngineBenches(r, log = console.log) {
     rows.push([`mp4 (${r.media.seconds} s) -> mp3, realtime factor`, `${fmt(r.media.engine.realtime, 1)}x`, `${fmt(r.media.shell.realtime, 1)}x`, fmt(r.media.ratio, 2)]);
   }
   log(table(["workload", "engine", "tool from the shell", "engine / shell"], rows));
+  if (r.secure) {
+    const x = r.secure;
+    log("\nsecure (disarm and rebuild), as the worker runs it:");
+    log(
+      table(
+        ["workload", "figure"],
+        [
+          ["PDF pages rebuilt at 150 dpi", `${fmt(x.pdfPagesPerSec, 1)} pages/s`],
+          ["12-megapixel JPEGs rebuilt", `${fmt(x.jpegPerSec, 2)} /s`],
+          ["worker peak memory, 20-page PDF", `${fmt(x.peakRss20, 0)} MB`],
+          ["worker peak memory, 200-page PDF", `${fmt(x.peakRss200, 0)} MB`],
+        ],
+      ),
+    );
+    log("peak memory = VmHWM of a node process that loads the engines and secures the one PDF (pdftoppm runs as a process of its own).");
+  }
   log(
     "shell = the same tool on the same input started by the bench as a user would (soffice --convert-to pdf with its own profile;\n" +
       "pdftoppm -png; ffmpeg -i in.mp4 -vn out.mp3). The engine renders PDF pages to TIFF and lets sharp write the PNG, which is why it beats\n" +
