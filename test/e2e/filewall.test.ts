@@ -47,7 +47,7 @@ async function pollDone(server: TestServer, self: string): Promise<any> {
   return last;
 }
 
-/** Whether a live worker runs the secure engine (it is being written; until then secure fails). */
+/** Whether a live worker registered the secure engine. */
 async function secureEngineRuns(server: TestServer): Promise<boolean> {
   const workers = await server.app.engine.prisma.worker.findMany({ where: { stoppedAt: null } });
   return workers.some((w) => ((w.engines as { classes?: string[] })?.classes ?? []).includes("secure"));
@@ -100,9 +100,10 @@ describe("the reference client flow", () => {
     expect(full.body.tasks[1].payload.options).toEqual({ max_width: 100, max_dpi: 72 });
   });
 
-  it("takes the raw file (no Content-Type, or form-urlencoded), then the status never reads new again and ends finished (or failed while no secure engine runs)", async () => {
+  it("takes the raw file (no Content-Type, or form-urlencoded), then the status never reads new again and ends finished", async () => {
     const png = await makePng(64, 48, [200, 30, 40]);
-    const secure = await secureEngineRuns(main);
+    // The secure engine rebuilds images with sharp alone: every worker has it.
+    expect(await secureEngineRuns(main)).toBe(true);
     for (const contentType of [undefined, "application/x-www-form-urlencoded"]) {
       const a = await authorize(main);
       const up = await call(main.url, "POST", a.links.upload, { body: png, headers: { filename: "scan%20report.png", ...(contentType ? { "content-type": contentType } : {}) } });
@@ -113,32 +114,39 @@ describe("the reference client flow", () => {
       // A used link takes no second file.
       const again = await call(main.url, "POST", a.links.upload, { body: png, headers: { filename: "x.png" } });
       expect(again).toMatchObject({ status: 400, body: { error: "invalid_request" } });
-      if (secure) {
-        expect(done.status, JSON.stringify(done)).toBe("finished");
-        expect(done.error).toBeUndefined();
-        // The rebuilt image: same pixels' size, its type as the engine chose it.
-        expect(done.type).toMatch(/^image\//);
-        expect(done.name).toMatch(/^scan report\.[a-z]+$/);
-        const file = await download(done.links.download);
-        expect(file.status).toBe(200);
-        const header = file.headers.get("content-disposition")!;
-        // Filewall's Java client and its Python client read the name so.
-        const javaName = header.split("; filename=")[1]!.replace(/"/g, "");
-        const marker = '; filename="';
-        const pythonName = header.slice(header.lastIndexOf(marker) + marker.length, header.lastIndexOf('"'));
-        expect(javaName).toBe(done.name);
-        expect(pythonName).toBe(done.name);
-        expect(file.headers.get("content-type")).toBe(done.type);
-        const image = await decode(file.bytes);
-        expect([image.width, image.height]).toEqual([64, 48]);
-        expect(`image/${image.format === "jpeg" ? "jpeg" : image.format}`).toBe(done.type);
-      } else {
-        // Until the secure engine is registered the disarm fails: a failure, never a download.
-        expect(done.status, JSON.stringify(done)).toBe("failed");
-        expect(done.error).toBe("processing_failed");
-        expect(done.links.download).toBeUndefined();
-        expect(done.name).toBeUndefined();
-      }
+      expect(done.status, JSON.stringify(done)).toBe("finished");
+      expect(done.error).toBeUndefined();
+      // The rebuilt image: same pixels' size, its type as the engine chose it.
+      expect(done.type).toMatch(/^image\//);
+      expect(done.name).toMatch(/^scan report\.[a-z]+$/);
+      const file = await download(done.links.download);
+      expect(file.status).toBe(200);
+      const header = file.headers.get("content-disposition")!;
+      // Filewall's Java client and its Python client read the name so.
+      const javaName = header.split("; filename=")[1]!.replace(/"/g, "");
+      const marker = '; filename="';
+      const pythonName = header.slice(header.lastIndexOf(marker) + marker.length, header.lastIndexOf('"'));
+      expect(javaName).toBe(done.name);
+      expect(pythonName).toBe(done.name);
+      expect(file.headers.get("content-type")).toBe(done.type);
+      const image = await decode(file.bytes);
+      expect([image.width, image.height]).toEqual([64, 48]);
+      expect(`image/${image.format === "jpeg" ? "jpeg" : image.format}`).toBe(done.type);
+    }
+  });
+
+  it("fails closed: a file that cannot be rebuilt ends failed with processing_failed, and no download ever appears", async () => {
+    for (const [name, bytes] of [
+      ["broken.pdf", Buffer.from("%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\nnot really a pdf\n")],
+      ["program.exe", Buffer.from([0x4d, 0x5a, 0x90, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0xff, 0xff])],
+    ] as const) {
+      const a = await authorize(main);
+      expect((await call(main.url, "POST", a.links.upload, { body: bytes, headers: { filename: name } })).status).toBe(202);
+      const done = await pollDone(main, a.links.self);
+      expect(done.status, `${name}: ${JSON.stringify(done)}`).toBe("failed");
+      expect(done.error).toBe("processing_failed");
+      expect(done.links.download).toBeUndefined();
+      expect(done.name).toBeUndefined();
     }
   });
 });
