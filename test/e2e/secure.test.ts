@@ -9,8 +9,10 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
 import { PDFArray, PDFDict, PDFDocument, PDFName, PDFRawStream, PDFRef, PDFString, StandardFonts } from "pdf-lib";
 import sharp from "sharp";
+import tarStream from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { download, type TestServer } from "../support/harness.js";
 import { engineAvailable } from "../support/engine-tools.js";
@@ -128,22 +130,45 @@ describe.skipIf(!haveTools)("secure (disarm and rebuild) end to end", () => {
     expect(out.includes(Buffer.from("hidden text"))).toBe(false);
   });
 
-  it("types a tar.gz by its bytes and keeps only its safe members", async () => {
-    const dir = join(work, "tree");
-    await run("mkdir", ["-p", dir]);
-    await writeFile(join(dir, "note.txt"), "hello");
+  it("types a tar.gz by its bytes and keeps only its safe members (no .. member, no link, no program)", async () => {
+    const pack = tarStream.pack();
+    const chunks: Buffer[] = [];
+    pack.on("data", (c: unknown) => chunks.push(c as Buffer));
+    const ended = new Promise<void>((resolve) => pack.on("end", () => resolve()));
+    pack.entry({ name: "note.txt" }, "hello");
+    pack.entry({ name: "../evil.txt" }, "climbing out");
+    pack.entry({ name: "link", type: "symlink", linkname: "/etc/passwd" });
     // A PE header: binary, no format secure takes.
-    await writeFile(join(dir, "tool.exe"), Buffer.from([0x4d, 0x5a, 0x90, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00]));
-    await run("sh", ["-c", `cd ${dir} && ln -sf /etc/passwd link && tar -czf ../bundle.tar.gz note.txt tool.exe link`]);
-    const { job } = await secureBytes(await readFile(join(work, "bundle.tar.gz")), "bundle.tar.gz");
+    pack.entry({ name: "tool.exe" }, Buffer.from([0x4d, 0x5a, 0x90, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00]));
+    pack.finalize();
+    await ended;
+    const { job } = await secureBytes(gzipSync(Buffer.concat(chunks)), "bundle.tar.gz");
     const safe = taskOf(job, "safe");
     expect(safe.status, JSON.stringify(safe)).toBe("completed");
     expect(safe.result.source_format).toBe("tgz");
     expect(safe.result.members).toEqual(["note.pdf"]);
-    expect(safe.result.dropped.map((d: { name: string }) => d.name).sort()).toEqual(["link", "tool.exe"]);
+    expect(safe.result.dropped.map((d: { name: string }) => d.name).sort()).toEqual(["../evil.txt", "link", "tool.exe"]);
     const out = join(work, "secured.tgz");
     await writeFile(out, (await download(taskOf(job, "out").result.url)).bytes);
     expect((await run("tar", ["-tzf", out])).stdout.trim().split("\n")).toEqual(["note.pdf"]);
+  });
+
+  it("rebuilds an office document as a PDF of its pages", async () => {
+    const html = "<html><body><h1>Contract</h1><p>Signed copy.</p></body></html>";
+    const { job } = await runJob(server.api, {
+      in: { operation: "import/base64", file: Buffer.from(html).toString("base64"), filename: "contract.html" },
+      docx: { operation: "convert", input: "in", output_format: "docx" },
+      safe: { operation: "secure", input: "docx" },
+      out: { operation: "export/url", input: "safe" },
+    });
+    expect(job.status, JSON.stringify(job)).toBe("completed");
+    expect(taskOf(job, "safe").result.source_format).toBe("docx");
+    expect(taskOf(job, "out").result.files[0].filename).toBe("contract.pdf");
+    const pdf = (await download(taskOf(job, "out").result.url)).bytes;
+    expect((await PDFDocument.load(pdf)).getPageCount()).toBe(1);
+    const names = await namesIn(pdf);
+    expect(names.has("Font")).toBe(false);
+    expect(names.has("XObject")).toBe(true);
   });
 
   it("fails closed: a corrupt PDF, an encrypted PDF and bytes of no known type end failed, with no download", async () => {

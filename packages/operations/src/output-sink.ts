@@ -5,7 +5,7 @@
  */
 import type { Readable } from "node:stream";
 import { constants as zlibConstants, gunzipSync } from "node:zlib";
-import { contentTypeOf, identifyFormat, type StoredFile } from "@transmute/core";
+import { contentTypeOf, identifyFormat, identifyZipContainer, type StoredFile } from "@transmute/core";
 import { buildKey, type BlobStore } from "@transmute/storage";
 import type { InputFile } from "./context.js";
 import { readAll } from "./context.js";
@@ -21,7 +21,42 @@ export async function identifyStored(storage: BlobStore, key: string, size: numb
   if (size === 0) return null;
   const head = await readAll(await storage.get(key, { start: 0, end: Math.min(size, 8192) - 1 }));
   const format = identifyFormat(head);
-  return format === "gz" && isTarball(head) ? "tgz" : format;
+  if (format === "gz" && isTarball(head)) return "tgz";
+  if (format === "zip") return refineZip(storage, key, size).catch(() => "zip");
+  return format;
+}
+
+/** Largest central directory read to refine a zip (an Office file's is a few KiB to a few hundred). */
+const MAX_CENTRAL_DIRECTORY = 4 * 1024 * 1024;
+
+/**
+ * A zip whose local headers in the head do not say what it is (writers that put sizes in data
+ * descriptors, as LibreOffice does, hide every name after the first): its central directory, at
+ * the end, names every entry, and the names say docx, xlsx, pptx, odt, ods, odp or epub.
+ */
+async function refineZip(storage: BlobStore, key: string, size: number): Promise<string> {
+  const tailLength = Math.min(size, 22 + 65_535);
+  const tailStart = size - tailLength;
+  const tail = await readAll(await storage.get(key, { start: tailStart, end: size - 1 }));
+  let eocd = -1;
+  for (let i = tail.length - 22; i >= 0; i--) {
+    if (tail.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) return "zip";
+  const cdSize = tail.readUInt32LE(eocd + 12);
+  const cdOffset = tail.readUInt32LE(eocd + 16);
+  if (cdOffset === 0xffffffff || cdSize > MAX_CENTRAL_DIRECTORY || cdOffset + cdSize > size) return "zip";
+  const cd = cdOffset >= tailStart ? tail.subarray(cdOffset - tailStart, cdOffset - tailStart + cdSize) : await readAll(await storage.get(key, { start: cdOffset, end: cdOffset + cdSize - 1 }));
+  const names: string[] = [];
+  for (let at = 0; at + 46 <= cd.length && cd.readUInt32LE(at) === 0x02014b50; ) {
+    const nameLength = cd.readUInt16LE(at + 28);
+    names.push(cd.subarray(at + 46, at + 46 + nameLength).toString("utf8"));
+    at += 46 + nameLength + cd.readUInt16LE(at + 30) + cd.readUInt16LE(at + 32);
+  }
+  return identifyZipContainer(names);
 }
 
 /** Whether gzip bytes start a tar: the first 512 bytes inflated carry the ustar magic at 257. */
