@@ -4,7 +4,13 @@
  * servers on loopback; every error code of the contract; the upload link's expiry; the tombstone
  * after retention; an oversized upload leaving nothing behind.
  */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { createAccount } from "@transmute/jobs";
+import { PDFDocument, StandardFonts } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { download, type TestServer } from "../support/harness.js";
 import { decode, eventually, makePng, startServer, storedFiles, tempFiles } from "./helpers.js";
@@ -59,6 +65,15 @@ async function uploadTaskOf(server: TestServer, uid: string): Promise<string> {
   return (await server.app.engine.prisma.task.findFirstOrThrow({ where: { jobId: row.jobId!, name: "upload" } })).id;
 }
 
+/** A PDF of `count` pages of `size` points, each with a line of text. */
+async function pagesPdf(count: number, size: [number, number] = [300, 200]): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  for (let i = 1; i <= count; i++) doc.addPage(size).drawText(`Page ${i}`, { x: 30, y: 100, size: 24, font });
+  return Buffer.from(await doc.save());
+}
+
+const run = promisify(execFile);
 const SIZE_LIMIT = 64 * 1024;
 let main: TestServer;
 let limited: TestServer;
@@ -136,8 +151,16 @@ describe("the reference client flow", () => {
   });
 
   it("fails closed: a file that cannot be rebuilt ends failed with processing_failed, and no download ever appears", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "transmute-filewall-"));
+    const plain = join(dir, "plain.pdf");
+    const locked = join(dir, "locked.pdf");
+    await writeFile(plain, await pagesPdf(1));
+    await run("qpdf", ["--encrypt", "user", "owner", "256", "--", plain, locked]);
+    const encrypted = await readFile(locked);
+    await rm(dir, { recursive: true, force: true });
     for (const [name, bytes] of [
       ["broken.pdf", Buffer.from("%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\nnot really a pdf\n")],
+      ["locked.pdf", encrypted],
       ["program.exe", Buffer.from([0x4d, 0x5a, 0x90, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0xff, 0xff])],
     ] as const) {
       const a = await authorize(main);
@@ -147,6 +170,22 @@ describe("the reference client flow", () => {
       expect(done.error).toBe("processing_failed");
       expect(done.links.download).toBeUndefined();
       expect(done.name).toBeUndefined();
+    }
+  });
+});
+
+describe("timeouts", () => {
+  it("a rebuild past the task's time limit reads failed with timeout_processing, and no download appears", async () => {
+    const slow = await startServer({ TRANSMUTE_TASK_TIMEOUT_SECONDS: "1" });
+    try {
+      const a = await authorize(slow, '{"max_dpi": 600}');
+      expect((await call(slow.url, "POST", a.links.upload, { body: await pagesPdf(60, [595, 842]), headers: { filename: "long.pdf" } })).status).toBe(202);
+      const done = await pollDone(slow, a.links.self);
+      expect(done.status, JSON.stringify(done)).toBe("failed");
+      expect(done.error).toBe("timeout_processing");
+      expect(done.links.download).toBeUndefined();
+    } finally {
+      await slow.close();
     }
   });
 });
