@@ -10,7 +10,8 @@ import { AppError, isAppError } from "@transmute/core";
 import type { ArchiveLevel, EntryKind } from "./archive-guard.js";
 import { takeFile, type EntryHandler, type ReadContext } from "./archive-read.js";
 
-const KINDS: Readonly<Record<string, EntryKind>> = {
+/** tar-stream's entry types as guard kinds. */
+export const KINDS: Readonly<Record<string, EntryKind>> = {
   file: "file",
   "contiguous-file": "file",
   directory: "directory",

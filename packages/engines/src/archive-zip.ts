@@ -55,7 +55,7 @@ export async function readZip(path: string, level: ArchiveLevel, ctx: ReadContex
 }
 
 /** Every central-directory entry; limit_exceeded as soon as there are more than `room`. */
-function listEntries(zip: ZipFile, room: number): Promise<Entry[]> {
+export function listEntries(zip: ZipFile, room: number): Promise<Entry[]> {
   return new Promise((resolve, reject) => {
     const entries: Entry[] = [];
     const onEntry = (entry: Entry) => {
@@ -84,7 +84,7 @@ function listEntries(zip: ZipFile, room: number): Promise<Entry[]> {
 }
 
 /** The entry's kind from its Unix mode (when made on Unix) or its trailing slash. */
-function entryKind(entry: Entry, name: string): EntryKind {
+export function entryKind(entry: Entry, name: string): EntryKind {
   const madeOnUnix = entry.versionMadeBy >> 8 === 3;
   const type = madeOnUnix ? (entry.externalFileAttributes >>> 16) & 0o170000 : 0;
   switch (type) {

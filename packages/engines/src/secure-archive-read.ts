@@ -14,6 +14,8 @@ import yauzl, { type Entry, type ZipFile } from "yauzl";
 import { AppError, isAppError } from "@transmute/core";
 import { unsafeNameReason, type ArchiveLevel, type EntryKind } from "./archive-guard.js";
 import { takeFile, type EntryHandler, type ReadContext } from "./archive-read.js";
+import { KINDS } from "./archive-tar.js";
+import { entryKind, listEntries } from "./archive-zip.js";
 
 /** A regular file kept from the archive: its checked entry name and where its bytes are. */
 export interface KeptMember {
@@ -35,11 +37,6 @@ export const OVER_MAX_FILES = "over max_files_per_archive";
 
 const KIND_REASONS: Partial<Record<EntryKind, string>> = {
   symlink: "is a symbolic link", hardlink: "is a hard link", device: "is a device file", fifo: "is a named pipe", other: "is not a regular file or folder",
-};
-
-const TAR_KINDS: Readonly<Record<string, EntryKind>> = {
-  file: "file", "contiguous-file": "file", directory: "directory", symlink: "symlink", link: "hardlink",
-  "character-device": "device", "block-device": "device", fifo: "fifo",
 };
 
 /** Stored and deflate: what yauzl inflates. */
@@ -98,14 +95,14 @@ async function readZipMembers(path: string, level: ArchiveLevel, ctx: ReadContex
     throw new AppError("corrupt_file", "the zip archive is damaged or truncated", { detail: String(err) });
   }
   try {
-    const entries = await listZipEntries(zip, ctx.guard.limits.maxEntries);
+    const entries = await listEntries(zip, ctx.guard.limits.maxEntries);
     if (entries.some((e) => e.isEncrypted())) throw new AppError("password_protected", "the zip archive is password-protected; secure cannot open encrypted archives");
     if (entries.some((e) => !NODE_METHODS.has(e.compressionMethod))) {
       throw new AppError("unsupported_format", "the zip archive uses a compression method other than deflate; secure cannot read it");
     }
     const named = entries.map((entry) => {
       const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileName as unknown as Buffer, entry.extraFields, false);
-      return { entry, name, kind: zipEntryKind(entry, name) };
+      return { entry, name, kind: entryKind(entry, name) };
     });
     // Declared sizes of every entry, dropped ones included: a zip that says it is a bomb is refused
     // whole. Unsafe names are replaced for the check, which would refuse them, and for its messages.
@@ -140,7 +137,7 @@ async function readTarMembers(path: string, gzip: boolean, level: ArchiveLevel, 
   try {
     for await (const entry of extract) {
       const { name, type, mtime } = entry.header;
-      const kind = TAR_KINDS[type ?? "file"] ?? "other";
+      const kind = KINDS[type ?? "file"] ?? "other";
       const reason = judge(name, kind);
       const body = entry as unknown as Readable;
       if (reason === null && kind !== "directory") {
@@ -158,38 +155,4 @@ async function readTarMembers(path: string, gzip: boolean, level: ArchiveLevel, 
     if (isAppError(err)) throw err;
     throw new AppError("corrupt_file", `the ${gzip ? "tgz" : "tar"} archive is damaged or truncated`, { detail: String(streamError ?? err) });
   }
-}
-
-/** Every central-directory entry; limit_exceeded as soon as there are more than `room`. */
-function listZipEntries(zip: ZipFile, room: number): Promise<Entry[]> {
-  return new Promise((resolve, reject) => {
-    const entries: Entry[] = [];
-    const done = () => void zip.off("entry", onEntry).off("end", onEnd).off("error", onError);
-    const onEntry = (entry: Entry) => {
-      entries.push(entry);
-      if (entries.length > room) {
-        done();
-        reject(new AppError("limit_exceeded", `the archive has more than ${room} entries (limit maxEntries)`));
-        return;
-      }
-      zip.readEntry();
-    };
-    const onEnd = () => {
-      done();
-      resolve(entries);
-    };
-    const onError = (err: Error) => {
-      done();
-      reject(err);
-    };
-    zip.on("entry", onEntry).on("end", onEnd).on("error", onError);
-    zip.readEntry();
-  });
-}
-
-/** The entry's kind from its Unix mode (when made on Unix) or its trailing slash. */
-function zipEntryKind(entry: Entry, name: string): EntryKind {
-  const type = entry.versionMadeBy >> 8 === 3 ? (entry.externalFileAttributes >>> 16) & 0o170000 : 0;
-  const kinds: Record<number, EntryKind> = { 0o120000: "symlink", 0o020000: "device", 0o060000: "device", 0o010000: "fifo", 0o140000: "other", 0o040000: "directory" };
-  return kinds[type] ?? (name.endsWith("/") || name.endsWith("\\") ? "directory" : "file");
 }
