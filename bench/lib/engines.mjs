@@ -62,7 +62,11 @@ export function reportEngineBenches(r, log = console.log) {
     rows.push([`mp4 (${r.media.seconds} s) -> mp3, realtime factor`, `${fmt(r.media.engine.realtime, 1)}x`, `${fmt(r.media.shell.realtime, 1)}x`, fmt(r.media.ratio, 2)]);
   }
   log(table(["workload", "engine", "tool from the shell", "engine / shell"], rows));
-  if (r.secure) {
+  log(
+    "shell = the same tool on the same input started by the bench as a user would (soffice --convert-to pdf with its own profile;\n" +
+      "pdftoppm -png; ffmpeg -i in.mp4 -vn out.mp3). The engine renders PDF pages to TIFF and lets sharp write the PNG, which is why it beats\n" +
+      "pdftoppm's own PNG writer; the media engine's fixed cost is two ffprobe runs.",
+  );  if (r.secure) {
     const x = r.secure;
     log("\nsecure (disarm and rebuild), as the worker runs it:");
     log(
@@ -78,10 +82,6 @@ export function reportEngineBenches(r, log = console.log) {
     );
     log("peak memory = VmHWM of a node process that loads the engines and secures the one PDF (pdftoppm runs as a process of its own).");
   }
-  log(
-    "shell = the same tool on the same input started by the bench as a user would (soffice --convert-to pdf with its own profile;\n" +
-      "pdftoppm -png; ffmpeg -i in.mp4 -vn out.mp3). The engine renders PDF pages to TIFF and lets sharp write the PNG, which is why it beats\n" +
-      "pdftoppm's own PNG writer; the media engine's fixed cost is two ffprobe runs.",
-  );
+
   if (r.skipped.length > 0) log(`engines SKIPPED: ${r.skipped.join(", ")}`);
 }
