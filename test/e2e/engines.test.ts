@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { crc32, gzipSync } from "node:zlib";
+import { isSealedSecrets, openSecrets } from "@transmute/core";
 import { PDFDocument, rgb, StandardFonts } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { download, serveFiles, type TestServer } from "../support/harness.js";
@@ -238,6 +239,24 @@ describe.skipIf(!haveTools)("engines end to end (embedded)", () => {
     expect(pages.payload.options).toEqual({ dpi: 36, password: "*****" });
     const shown = JSON.stringify([withPassword.created, withPassword.job, (await server.api.get(`/v1/process/tasks/${pages.id}`)).body]);
     expect(shown).not.toContain("open-sesame");
+    // Ended: the secrets are gone from the database.
+    expect((await server.app.engine.prisma.task.findUniqueOrThrow({ where: { id: pages.id } })).secrets).toBeNull();
+  });
+
+  it("stores a waiting task's password sealed, never in clear", async () => {
+    const created = await server.api.post("/v1/process/jobs", {
+      tasks: {
+        up: { operation: "import/upload" },
+        pages: { operation: "convert", input: "up", output_format: "png", options: { password: "open-sesame" } },
+      },
+    });
+    expect(created.status).toBe(201);
+    const id = (created.body.tasks as any[]).find((t) => t.name === "pages").id;
+    const row = await server.app.engine.prisma.task.findUniqueOrThrow({ where: { id } });
+    expect(JSON.stringify(row)).not.toContain("open-sesame");
+    expect(isSealedSecrets(row.secrets)).toBe(true);
+    expect(openSecrets(server.app.engine.settings.secret, row.secrets)).toEqual({ "options.password": "open-sesame" });
+    expect((await server.api.request("DELETE", `/v1/process/jobs/${created.body.id}`)).status).toBeLessThan(300);
   });
 
   it("refuses a zip-slip entry and a tar symlink, leaves no scratch file, and takes the next task", async () => {

@@ -3,7 +3,7 @@
  * heartbeat, then complete or fail the task under the claim's token. Outputs of an attempt
  * that does not complete are deleted; the scratch directory is always removed.
  */
-import { AppError, getOperation, isAppError, restoreSecrets, validateTaskPayload, type ErrorCode } from "@transmute/core";
+import { AppError, getOperation, isAppError, openSecrets, restoreSecrets, validateTaskPayload, type ErrorCode } from "@transmute/core";
 import { claimTask, completeTask, failTask, heartbeatTask, type Claim, type EngineDeps } from "@transmute/jobs";
 import { HANDLERS, OutputSink, type Compressor, type Converter, type Extractor, type ImageConverter, type Merger, type OperationContext, type PageCapturer, type Securer } from "@transmute/operations";
 import type { OutboundPolicy } from "@transmute/outbound";
@@ -89,7 +89,7 @@ export async function runTaskMessage(deps: RunnerDeps, taskId: string): Promise<
   try {
     const handler = HANDLERS.get(task.operation);
     if (!handler) throw new AppError("unknown_operation", `This worker has no handler for "${task.operation}".`);
-    const payload = restoreSecrets(task.payload as Record<string, unknown>, task.secrets);
+    const payload = restoreSecrets(task.payload as Record<string, unknown>, openSecrets(deps.engine.settings.secret, task.secrets));
     // The payload was validated at creation; validate again, in case the worker is newer or older.
     validateTaskPayload(task.name, task.operation, payload, getOperation(task.operation).minInputs > 0 ? Math.max(1, claim.inputs.length) : 0);
     const ctx: OperationContext = {

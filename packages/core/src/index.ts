@@ -18,3 +18,4 @@ export * from "./browser-options.js";
 export * from "./archive-options.js";
 export * from "./media-options.js";
 export * from "./secure-options.js";
+export * from "./secret-box.js";

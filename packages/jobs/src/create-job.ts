@@ -6,6 +6,7 @@
 import {
   AppError,
   extractSecrets,
+  sealSecrets,
   OPERATIONS,
   createToken,
   getOperation,
@@ -118,7 +119,7 @@ async function writeJob(
         status: op.trigger === "external" ? "processing" : "created",
         startedAt: op.trigger === "external" ? new Date(now) : null,
         payload: redactPayload(task.operation, task.payload) as Prisma.InputJsonValue,
-        secrets: (extractSecrets(task.operation, task.payload) ?? Prisma.DbNull) as Prisma.InputJsonValue,
+        secrets: sealedSecretsOf(settings.secret, task.operation, task.payload),
         ignoreError: task.ignoreError,
         timeoutSec,
         result: {},
@@ -159,4 +160,10 @@ async function writeJob(
     }
   }
   await refreshJobStatus(tx, jobId);
+}
+
+/** The task's secret payload values sealed for storage (AES-256-GCM), or SQL NULL when it has none. */
+function sealedSecretsOf(secret: string, operation: string, payload: Record<string, unknown>): Prisma.InputJsonValue | typeof Prisma.DbNull {
+  const values = extractSecrets(operation, payload);
+  return values ? (sealSecrets(secret, values) as unknown as Prisma.InputJsonValue) : Prisma.DbNull;
 }
