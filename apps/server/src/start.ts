@@ -11,11 +11,12 @@ import { createBullQueue, createInProcessEventBus, createInProcessQueue, createR
 import { createLocalDiskStore } from "@transmute/storage";
 import { startWebhookDelivery, startWorker, type RunningWorker } from "@transmute/worker";
 import type { FastifyInstance } from "fastify";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { pino, type Logger } from "pino";
 import { loadOrCreateApiKey } from "./api-key.js";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { createEngines } from "./engines.js";
+import { setKnownHosts } from "@transmute/operations";
 
 /** Options of startTransmute. */
 export interface StartOptions {
@@ -106,6 +107,8 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
     const outbound = createOutboundPolicy({ allow: config.outboundAllow.entries });
     let worker: RunningWorker | null = null;
     if (config.role !== "gateway") {
+      // The SFTP host keys this worker accepts (TRANSMUTE_SFTP_KNOWN_HOSTS; unset: any, recorded).
+      setKnownHosts(config.sftpKnownHosts ? await readKnownHosts(config.sftpKnownHosts) : null);
       const engines = await createEngines(config);
       cleanups.push(() => engines.close());
       worker = await startWorker({
@@ -177,4 +180,13 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
 /** The database package's log function on pino. */
 function dbLog(log: Logger): DbLog {
   return (level, message, fields) => log[level](fields ?? {}, message);
+}
+
+/** The operator's SFTP known_hosts file; a file that cannot be read stops the boot, naming the setting. */
+async function readKnownHosts(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    throw new Error(`TRANSMUTE_SFTP_KNOWN_HOSTS: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
 }

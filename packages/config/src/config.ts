@@ -97,6 +97,8 @@ export interface Config {
   readonly tools: { readonly ffmpeg: string; readonly soffice: string; readonly chromium: string };
   /** The Filewall facade: TRANSMUTE_FILEWALL_QUOTA (0: none), _MAX_IN_PROGRESS (10), _UPLOAD_SECONDS (3600), _TOMBSTONE_SECONDS (604800). */
   readonly filewall: { readonly quota: number; readonly maxInProgress: number; readonly uploadSeconds: number; readonly tombstoneSeconds: number };
+  /** TRANSMUTE_SFTP_KNOWN_HOSTS: the known_hosts file SFTP host keys must match (null: any key, recorded). */
+  readonly sftpKnownHosts: string | null;
   /** TRANSMUTE_ENGINES: engine classes this worker serves (default null: every one it can run). */
   readonly engines: readonly string[] | null;
   /** TRANSMUTE_HEARTBEAT_SECONDS (default 5). */

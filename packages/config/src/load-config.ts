@@ -88,6 +88,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     uploadSeconds: r.get("TRANSMUTE_FILEWALL_UPLOAD_SECONDS", seconds(1, DAY)),
     tombstoneSeconds: r.get("TRANSMUTE_FILEWALL_TOMBSTONE_SECONDS", seconds(0, 365 * DAY)),
   };
+  const sftpKnownHosts = r.optional("TRANSMUTE_SFTP_KNOWN_HOSTS", (raw) => path.resolve(cwd, raw.trim())) ?? null;
   const tools = {
     ffmpeg: r.get("FFMPEG_PATH", parseExecutable),
     soffice: r.get("TRANSMUTE_SOFFICE_PATH", parseExecutable),
@@ -162,6 +163,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     archiveLimits,
     tools,
     filewall,
+    sftpKnownHosts,
     engines,
     heartbeatSeconds,
     reconcileSeconds,

@@ -71,6 +71,7 @@ const SETTINGS = [
   { name: "TRANSMUTE_FILEWALL_MAX_IN_PROGRESS", default: "10", doc: "Most Filewall files of one API key not yet finished or failed (1-100000); past it authorize answers 429 too_many_requests." },
   { name: "TRANSMUTE_FILEWALL_UPLOAD_SECONDS", default: "3600", doc: "How long a Filewall upload link is valid, in seconds (1-86400)." },
   { name: "TRANSMUTE_FILEWALL_TOMBSTONE_SECONDS", default: "604800", doc: "How long a Filewall file's status still answers (as archived) after its job and files are gone, in seconds (0-31536000)." },
+  { name: "TRANSMUTE_SFTP_KNOWN_HOSTS", default: "(unset: any host key, its fingerprint kept in the task result)", derived: true, doc: "An OpenSSH known_hosts file: when set, import/sftp and export/sftp connect only to servers whose host key it lists." },
   { name: "TRANSMUTE_ENGINES", default: "(every engine the worker can run)", derived: true, doc: "Comma-separated engine classes this worker serves, such as image,io (lowercase names)." },
   { name: "TRANSMUTE_HEARTBEAT_SECONDS", default: "5", doc: "How often a worker renews its registration and the heartbeat of the tasks it runs (1-3600)." },
   { name: "TRANSMUTE_RECONCILE_SECONDS", default: "15", doc: "How often ready tasks that are neither queued nor running are re-enqueued (1-3600)." },

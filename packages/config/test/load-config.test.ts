@@ -65,6 +65,7 @@ describe("defaults", () => {
       archiveLimits: { maxEntries: 10000, maxBytes: 2 * 2 ** 30, maxRatio: 200, maxDepth: 3 },
       tools: { ffmpeg: "ffmpeg", soffice: "soffice", chromium: "chromium" },
       filewall: { quota: 0, maxInProgress: 10, uploadSeconds: 3600, tombstoneSeconds: 604800 },
+      sftpKnownHosts: null,
       engines: null,
       heartbeatSeconds: 5,
       reconcileSeconds: 15,
@@ -101,6 +102,7 @@ describe("defaults", () => {
 const GOOD: Array<[Env, Partial<Config>]> = [
   [{ PORT: "8080" }, { port: 8080, publicUrl: "http://localhost:8080" }],
   [{ TRANSMUTE_MAX_PAGES: "20", TRANSMUTE_MAX_MEDIA_SECONDS: "60" }, { maxPages: 20, maxMediaSeconds: 60 }],
+  [{ TRANSMUTE_SFTP_KNOWN_HOSTS: "/etc/transmute/known_hosts" }, { sftpKnownHosts: "/etc/transmute/known_hosts" }],
   [
     { TRANSMUTE_ARCHIVE_MAX_ENTRIES: "5", TRANSMUTE_ARCHIVE_MAX_BYTES: "10MB", TRANSMUTE_ARCHIVE_MAX_RATIO: "50", TRANSMUTE_ARCHIVE_MAX_DEPTH: "1" },
     { archiveLimits: { maxEntries: 5, maxBytes: 10_000_000, maxRatio: 50, maxDepth: 1 } },

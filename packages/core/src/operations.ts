@@ -129,16 +129,63 @@ export function engineClassesForConversion(from: string, to: string, operation: 
 
 const filename = { type: "string", minLength: 1, maxLength: 255 } as const;
 
+/** The connection fields of the S3 operations (the reference's, plus session_token). */
+const S3_FIELDS = {
+  bucket: { type: "string", minLength: 3, maxLength: 255 },
+  region: { type: "string", minLength: 1, maxLength: 64 },
+  access_key_id: { type: "string", minLength: 1, maxLength: 256 },
+  secret_access_key: { type: "string", minLength: 1, maxLength: 1024 },
+  session_token: { type: "string", minLength: 1, maxLength: 8192 },
+  endpoint: { type: "string", minLength: 1, maxLength: 2048 },
+} as const;
+
+/** The connection fields of the SFTP operations (the reference's, plus a passphrase for an encrypted key). */
+const SFTP_FIELDS = {
+  host: { type: "string", minLength: 1, maxLength: 253 },
+  // The reference's table says "string" for the port, its samples send a number: both are taken.
+  port: { anyOf: [{ type: "integer", minimum: 1, maximum: 65535 }, { type: "string", pattern: "^[0-9]{1,5}$" }] },
+  username: { type: "string", minLength: 1, maxLength: 256 },
+  password: { type: "string", minLength: 1, maxLength: 1024 },
+  private_key: { type: "string", minLength: 1, maxLength: 65536 },
+  passphrase: { type: "string", minLength: 1, maxLength: 1024 },
+  file_string: { type: "string", minLength: 1, maxLength: 4096 },
+} as const;
+
+/** import/s3 names one object (`key`) or a prefix (`key_prefix`), not both; `endpoint` is an http(s) URL. */
+function checkS3Import(payload: Record<string, unknown>): void {
+  if ((payload.key === undefined) === (payload.key_prefix === undefined)) {
+    throw new AppError("invalid_payload", `give either "key" (one object) or "key_prefix" (every object under it), not ${payload.key === undefined ? "neither" : "both"}.`);
+  }
+  checkS3Endpoint(payload);
+}
+
+function checkS3Endpoint(payload: Record<string, unknown>): void {
+  if (payload.endpoint === undefined) {
+    if (payload.region === undefined) throw new AppError("invalid_payload", `"region" is required when no "endpoint" is given.`);
+    return;
+  }
+  checkHttpUrl({ url: payload.endpoint }, "endpoint");
+}
+
+/** SFTP takes a password or a private key (or both); a port given as text must be a port. */
+function checkSftpCredentials(payload: Record<string, unknown>): void {
+  if (payload.password === undefined && payload.private_key === undefined) {
+    throw new AppError("invalid_payload", `give "password" or "private_key".`);
+  }
+  const port = Number(payload.port ?? 22);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new AppError("invalid_payload", `"port" must be from 1 to 65535.`);
+}
+
 /** Only the scheme is knowable from the payload; addresses are checked at connect time. */
-function checkHttpUrl(payload: Record<string, unknown>): void {
+function checkHttpUrl(payload: Record<string, unknown>, field = "url"): void {
   let url: URL;
   try {
     url = new URL(String(payload.url));
   } catch {
-    throw new AppError("invalid_payload", `"url" is not an absolute URL.`);
+    throw new AppError("invalid_payload", `"${field}" is not an absolute URL.`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new AppError("invalid_payload", `"url" must be an http or https URL, not ${url.protocol.replace(":", "")}.`);
+    throw new AppError("invalid_payload", `"${field}" must be an http or https URL, not ${url.protocol.replace(":", "")}.`);
   }
 }
 const timeout = { type: "integer", minimum: 1 } as const;
@@ -273,6 +320,34 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
         },
       },
       {
+        name: "import/s3",
+        summary: "Download one object, or every object under key_prefix, from an S3 bucket (AWS or any S3-compatible store at endpoint).",
+        minInputs: 0,
+        maxInputs: 0,
+        runsOnSurvivors: false,
+        trigger: "queue",
+        payloadSchema: {
+          type: "object",
+          required: ["bucket", "access_key_id", "secret_access_key"],
+          properties: { ...S3_FIELDS, key: { type: "string", minLength: 1, maxLength: 1024 }, key_prefix: { type: "string", minLength: 1, maxLength: 1024 }, filename, timeout },
+        },
+        secretFields: ["access_key_id", "secret_access_key", "session_token"],
+        largeFields: [],
+        check: checkS3Import,
+      },
+      {
+        name: "import/sftp",
+        summary: "Download one file from an SFTP server (password or private key; host keys per the operator's policy).",
+        minInputs: 0,
+        maxInputs: 0,
+        runsOnSurvivors: false,
+        trigger: "queue",
+        payloadSchema: { type: "object", required: ["host", "username", "file_string"], properties: { ...SFTP_FIELDS, filename, timeout } },
+        secretFields: ["password", "private_key", "passphrase"],
+        largeFields: [],
+        check: checkSftpCredentials,
+      },
+      {
         name: "import/webpage",
         summary: "Capture a web page, with its images, styles and frames, as one self-contained MHTML snapshot (headless Chromium, under the outbound policy).",
         minInputs: 0,
@@ -325,6 +400,39 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
         check(payload) {
           parseSecureOptions(payload.options);
         },
+      },
+      {
+        name: "export/s3",
+        summary: "Upload the input files to an S3 bucket (AWS or any S3-compatible store at endpoint), streamed, multipart for large files.",
+        minInputs: 1,
+        maxInputs: null,
+        runsOnSurvivors: true,
+        trigger: "queue",
+        payloadSchema: {
+          type: "object",
+          required: ["bucket", "access_key_id", "secret_access_key", "key"],
+          properties: {
+            ...S3_FIELDS,
+            key: { type: "string", minLength: 1, maxLength: 1024 },
+            acl: { enum: ["private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"] },
+            timeout,
+          },
+        },
+        secretFields: ["access_key_id", "secret_access_key", "session_token"],
+        largeFields: [],
+        check: checkS3Endpoint,
+      },
+      {
+        name: "export/sftp",
+        summary: "Upload the input files to an SFTP server (password or private key; host keys per the operator's policy).",
+        minInputs: 1,
+        maxInputs: null,
+        runsOnSurvivors: true,
+        trigger: "queue",
+        payloadSchema: { type: "object", required: ["host", "username", "file_string"], properties: { ...SFTP_FIELDS, timeout } },
+        secretFields: ["password", "private_key", "passphrase"],
+        largeFields: [],
+        check: checkSftpCredentials,
       },
       {
         name: "export/url",

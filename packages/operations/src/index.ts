@@ -6,3 +6,4 @@ export { OutputSink, identifyStored, type SinkFile } from "./output-sink.js";
 export { HANDLERS, missingHandlers } from "./registry.js";
 export { stageBase64File } from "./stage-base64.js";
 export * from "./names.js";
+export { setKnownHosts } from "./sftp-client.js";
