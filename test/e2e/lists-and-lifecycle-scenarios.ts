@@ -226,7 +226,7 @@ export async function checkBadInput(t: Target): Promise<void> {
   }
   expectError(await t.api.get("/v1/process/tasks?status=done"), 400, "invalid_request", '"status"', "created, processing, completed, canceled, failed, deleted, insufficiant_minute");
   expectError(await t.api.get("/v1/process/jobs?status=canceled"), 400, "invalid_request", '"status"', "created, processing, completed, failed");
-  expectError(await t.api.get("/v1/process/tasks?operation=import/s3"), 400, "unknown_operation", '"operation"', "import/upload", "convert", "export/url");
+  expectError(await t.api.get("/v1/process/tasks?operation=import/ftp"), 400, "unknown_operation", '"operation"', "import/upload", "convert", "export/url");
   expectError(await t.api.get("/v1/process/tasks?include=tasks"), 400, "invalid_request", "payload, dependsOn, job");
   expectError(await t.api.get("/v1/process/jobs?include=payload"), 400, "invalid_request", "tasks");
 }
