@@ -8,7 +8,7 @@ import { buildGateway } from "@transmute/gateway";
 import { ensureDefaultKey, loadSigningSecret, startOutboxRelay, type EngineDeps } from "@transmute/jobs";
 import { createOutboundPolicy } from "@transmute/outbound";
 import { createBullQueue, createInProcessEventBus, createInProcessQueue, createRedisEventBus } from "@transmute/queue";
-import { createLocalDiskStore } from "@transmute/storage";
+import { createLocalDiskStore, createS3Store, type BlobStore } from "@transmute/storage";
 import { startWebhookDelivery, startWorker, type RunningWorker } from "@transmute/worker";
 import type { FastifyInstance } from "fastify";
 import { mkdir, readFile } from "node:fs/promises";
@@ -73,7 +73,8 @@ export async function startTransmute(opts: StartOptions): Promise<Transmute> {
     cleanups.push(() => queue.close());
     const events = scaled ? createRedisEventBus({ redisUrl: config.redisUrl!, channel: `${config.redisPrefix}:events` }) : createInProcessEventBus();
     cleanups.push(() => events.close());
-    const storage = createLocalDiskStore({ root: config.storageDir });
+    const storage = await openStorage(config);
+    if ("close" in storage) cleanups.push(async () => storage.close());
 
     const engine: EngineDeps = {
       prisma: db.prisma,
@@ -189,4 +190,29 @@ async function readKnownHosts(path: string): Promise<string> {
   } catch (err) {
     throw new Error(`TRANSMUTE_SFTP_KNOWN_HOSTS: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
+}
+
+/**
+ * The BlobStore of TRANSMUTE_STORAGE: the local disk, or an S3 bucket checked before anything
+ * else uses it (a wrong bucket or key stops the boot with the reason).
+ */
+async function openStorage(config: Config): Promise<BlobStore | (BlobStore & { close(): void })> {
+  const settings = config.storage;
+  if (settings.driver === "local") return createLocalDiskStore({ root: config.storageDir });
+  const store = createS3Store({
+    bucket: settings.bucket,
+    prefix: settings.prefix,
+    region: settings.region,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    accessKeyId: settings.accessKeyId,
+    secretAccessKey: settings.secretAccessKey,
+    partSize: settings.partSize,
+  });
+  try {
+    await store.probe();
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  return store;
 }

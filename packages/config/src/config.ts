@@ -43,6 +43,8 @@ export interface Config {
   readonly queueLockSeconds: number;
   /** TRANSMUTE_STORAGE_DIR, absolute: the local-disk BlobStore root (default <dataDir>/files). */
   readonly storageDir: string;
+  /** TRANSMUTE_STORAGE and TRANSMUTE_S3_*: the BlobStore driver (default { driver: "local" }). */
+  readonly storage: StorageSettings;
   /** TRANSMUTE_SCRATCH_DIR, absolute (default <dataDir>/scratch). */
   readonly scratchDir: string;
   /** TRANSMUTE_WAIT_TIMEOUT_SECONDS: bound of /wait (default 240). */
@@ -118,3 +120,18 @@ export const BYTES_PER_PIXEL = 16;
 export function computeMaxPixels(workerMemoryMb: number): number {
   return Math.floor((workerMemoryMb * 1024 * 1024) / BYTES_PER_PIXEL);
 }
+
+/** Which BlobStore driver holds the stored files; `s3` carries the bucket and its credentials. */
+export type StorageSettings =
+  | { readonly driver: "local" }
+  | {
+      readonly driver: "s3";
+      readonly bucket: string;
+      /** Empty or segments ending in "/". */
+      readonly prefix: string;
+      readonly endpoint: string | undefined;
+      readonly region: string;
+      readonly accessKeyId: string;
+      readonly secretAccessKey: string;
+      readonly partSize: number;
+    };

@@ -1,7 +1,7 @@
 /** Builds the frozen Config from the environment, once, at boot. */
 import os from "node:os";
 import path from "node:path";
-import { computeMaxPixels, LOG_LEVELS, type Config, type Role } from "./config.js";
+import { computeMaxPixels, LOG_LEVELS, type Config, type Role, type StorageSettings } from "./config.js";
 import { ConfigError } from "./config-error.js";
 import { EnvReader, type Env } from "./env-reader.js";
 import {
@@ -50,6 +50,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const redisPrefix = r.get("TRANSMUTE_REDIS_PREFIX", parseRedisPrefix);
   const queueLockSeconds = r.get("TRANSMUTE_QUEUE_LOCK_SECONDS", seconds(5, 3600));
   const storageDir = r.optional("TRANSMUTE_STORAGE_DIR", (raw) => path.resolve(cwd, raw)) ?? path.join(dataDir, "files");
+  const storage = readStorage(r);
   const scratchDir = r.optional("TRANSMUTE_SCRATCH_DIR", (raw) => path.resolve(cwd, raw)) ?? path.join(dataDir, "scratch");
   const waitTimeoutSeconds = r.get("TRANSMUTE_WAIT_TIMEOUT_SECONDS", seconds(1, 3600));
   const uploadSizeLimit = r.get("TRANSMUTE_UPLOAD_SIZE_LIMIT", (raw) => parseByteSize(raw, 1, MAX_BYTES));
@@ -136,6 +137,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     redisPrefix,
     queueLockSeconds,
     storageDir,
+    storage,
     scratchDir,
     waitTimeoutSeconds,
     uploadSizeLimit,
@@ -170,6 +172,57 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     staleAfterSeconds,
     logLevel,
   } satisfies Config);
+}
+
+const STORAGE_DRIVERS = ["local", "s3"] as const;
+const MIB = 1024 * 1024;
+
+/**
+ * TRANSMUTE_STORAGE and, for s3, the TRANSMUTE_S3_* settings: the bucket and both halves of the
+ * credentials are required (no ambient AWS credential chain: an on-prem worker that silently
+ * picked up an instance role or ~/.aws would store files where nobody configured).
+ */
+function readStorage(r: EnvReader): StorageSettings {
+  const driver = r.get("TRANSMUTE_STORAGE", (raw) => parseChoice(raw.trim().toLowerCase(), STORAGE_DRIVERS));
+  const s3Names = ["TRANSMUTE_S3_BUCKET", "TRANSMUTE_S3_PREFIX", "TRANSMUTE_S3_ENDPOINT", "TRANSMUTE_S3_ACCESS_KEY_ID", "TRANSMUTE_S3_SECRET_ACCESS_KEY"] as const;
+  if (driver !== "s3") {
+    const stray = s3Names.filter((name) => r.raw(name) !== undefined);
+    if (stray.length > 0 && r.ok("TRANSMUTE_STORAGE")) {
+      r.fail(["TRANSMUTE_STORAGE", ...stray], `${stray.join(", ")} ${stray.length > 1 ? "are" : "is"} set but TRANSMUTE_STORAGE is local: set TRANSMUTE_STORAGE=s3 to store files in the bucket, or remove ${stray.length > 1 ? "them" : "it"}.`);
+    }
+    return { driver: "local" };
+  }
+  const bucket = r.optional("TRANSMUTE_S3_BUCKET", parseBucketName);
+  const prefix = r.optional("TRANSMUTE_S3_PREFIX", parseKeyPrefix) ?? "";
+  const endpoint = r.optional("TRANSMUTE_S3_ENDPOINT", parsePublicUrl);
+  const region = r.get("TRANSMUTE_S3_REGION", (raw) => {
+    if (!/^[a-z0-9-]{1,64}$/.test(raw.trim())) throw new InvalidValue("must be a region name such as us-east-1 (lowercase letters, digits and hyphens)");
+    return raw.trim();
+  });
+  const accessKeyId = r.optional("TRANSMUTE_S3_ACCESS_KEY_ID", (raw) => raw.trim());
+  const secretAccessKey = r.optional("TRANSMUTE_S3_SECRET_ACCESS_KEY", (raw) => raw.trim());
+  const partSize = r.get("TRANSMUTE_S3_PART_SIZE", (raw) => parseByteSize(raw, 5 * MIB, 5 * 1024 * MIB));
+  for (const [name, value] of [["TRANSMUTE_S3_BUCKET", bucket], ["TRANSMUTE_S3_ACCESS_KEY_ID", accessKeyId], ["TRANSMUTE_S3_SECRET_ACCESS_KEY", secretAccessKey]] as const) {
+    if (value === undefined && r.raw(name) === undefined) r.fail([name, "TRANSMUTE_STORAGE"], `${name} is required with TRANSMUTE_STORAGE=s3.`);
+  }
+  return { driver: "s3", bucket: bucket ?? "", prefix, endpoint, region, accessKeyId: accessKeyId ?? "", secretAccessKey: secretAccessKey ?? "", partSize };
+}
+
+/** An S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit. */
+function parseBucketName(raw: string): string {
+  const name = raw.trim();
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name)) throw new InvalidValue("must be a bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit");
+  return name;
+}
+
+/** A key prefix: empty, or safe segments (letters, digits, _ . -) each followed by "/". */
+function parseKeyPrefix(raw: string): string {
+  const text = raw.trim();
+  const prefix = text.endsWith("/") ? text : `${text}/`;
+  if (!/^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\/){1,16}$/.test(prefix) || prefix.split("/").some((segment) => segment === "." || segment === "..")) {
+    throw new InvalidValue("must be segments of letters, digits, _ . - separated by /, such as transmute/ or prod/files/");
+  }
+  return prefix;
 }
 
 function checkServices(r: EnvReader, role: Role, databaseUrl: string | undefined, redisUrl: string | undefined): void {

@@ -1,7 +1,7 @@
 /** A copy of the configuration that is safe to log. */
 import type { Config } from "./config.js";
 
-/** Config with the API key, the secret and passwords in service URLs replaced by "REDACTED", for the boot log. */
+/** Config with the API key, the secret, the S3 store's credentials and passwords in service URLs replaced by "REDACTED", for the boot log. */
 export function redactConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
@@ -9,6 +9,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
     secret: config.secret === undefined ? undefined : "REDACTED",
     databaseUrl: redactUrl(config.databaseUrl),
     redisUrl: redactUrl(config.redisUrl),
+    storage: config.storage.driver === "s3" ? { ...config.storage, accessKeyId: "REDACTED", secretAccessKey: "REDACTED" } : config.storage,
   };
 }
 

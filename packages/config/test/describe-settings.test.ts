@@ -45,6 +45,13 @@ describe("redactConfig", () => {
     });
   });
 
+  it("hides the S3 file store's credentials", () => {
+    const config = loadConfig({ TRANSMUTE_STORAGE: "s3", TRANSMUTE_S3_BUCKET: "files", TRANSMUTE_S3_ACCESS_KEY_ID: "AKIAHIDDEN42", TRANSMUTE_S3_SECRET_ACCESS_KEY: "wJalr-hidden-secret" });
+    const logged = JSON.stringify(redactConfig(config));
+    for (const secret of ["AKIAHIDDEN42", "wJalr-hidden-secret"]) expect(logged).not.toContain(secret);
+    expect(redactConfig(config).storage).toMatchObject({ driver: "s3", bucket: "files", accessKeyId: "REDACTED", secretAccessKey: "REDACTED" });
+  });
+
   it("leaves unset credentials unset", () => {
     expect(redactConfig(loadConfig({}))).toMatchObject({ apiKey: undefined, secret: undefined, databaseUrl: undefined });
   });

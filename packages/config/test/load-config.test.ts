@@ -38,6 +38,7 @@ describe("defaults", () => {
       redisPrefix: "transmute",
       queueLockSeconds: 30,
       storageDir: "/srv/transmute/data/files",
+      storage: { driver: "local" },
       scratchDir: "/srv/transmute/data/scratch",
       waitTimeoutSeconds: 240,
       uploadSizeLimit: 5368709120,
@@ -322,5 +323,57 @@ describe("error reporting", () => {
 
   it("echoes ordinary values so the operator sees what was read", () => {
     expect(failure({ PORT: "80a" }).message).toContain('PORT="80a"');
+  });
+});
+
+describe("file storage", () => {
+  const S3 = { TRANSMUTE_STORAGE: "s3", TRANSMUTE_S3_BUCKET: "files", TRANSMUTE_S3_ACCESS_KEY_ID: "AKIAEXAMPLE", TRANSMUTE_S3_SECRET_ACCESS_KEY: "s3cr3t-value" };
+
+  it("is the local disk by default", () => {
+    expect(load({}).storage).toEqual({ driver: "local" });
+  });
+
+  it("reads the S3 store's settings, with defaults for region, prefix and part size", () => {
+    expect(load(S3).storage).toEqual({
+      driver: "s3",
+      bucket: "files",
+      prefix: "",
+      endpoint: undefined,
+      region: "us-east-1",
+      accessKeyId: "AKIAEXAMPLE",
+      secretAccessKey: "s3cr3t-value",
+      partSize: 8 * 1024 * 1024,
+    });
+    const custom = load({ ...S3, TRANSMUTE_STORAGE: "S3", TRANSMUTE_S3_PREFIX: "prod/files", TRANSMUTE_S3_ENDPOINT: "http://minio:9000/", TRANSMUTE_S3_REGION: "eu-west-3", TRANSMUTE_S3_PART_SIZE: "16MiB" }).storage;
+    expect(custom).toMatchObject({ prefix: "prod/files/", endpoint: "http://minio:9000", region: "eu-west-3", partSize: 16 * 1024 * 1024 });
+  });
+
+  it("needs the bucket and both halves of the credentials, and says which are missing", () => {
+    const error = failure({ TRANSMUTE_STORAGE: "s3", TRANSMUTE_S3_ACCESS_KEY_ID: "AKIAEXAMPLE" });
+    expect(error.issues.map((i) => i.variables[0])).toEqual(["TRANSMUTE_S3_BUCKET", "TRANSMUTE_S3_SECRET_ACCESS_KEY"]);
+    expect(error.message).toContain("TRANSMUTE_S3_BUCKET is required with TRANSMUTE_STORAGE=s3");
+  });
+
+  it.each([
+    [{ TRANSMUTE_STORAGE: "gcs" }, "TRANSMUTE_STORAGE"],
+    [{ TRANSMUTE_S3_BUCKET: "Bad_Bucket" }, "TRANSMUTE_S3_BUCKET"],
+    [{ TRANSMUTE_S3_PREFIX: "../up" }, "TRANSMUTE_S3_PREFIX"],
+    [{ TRANSMUTE_S3_ENDPOINT: "ftp://minio" }, "TRANSMUTE_S3_ENDPOINT"],
+    [{ TRANSMUTE_S3_PART_SIZE: "1MiB" }, "TRANSMUTE_S3_PART_SIZE"],
+    [{ TRANSMUTE_S3_REGION: "EU West" }, "TRANSMUTE_S3_REGION"],
+  ])("refuses %j", (env, variable) => {
+    const error = failure({ ...S3, ...env });
+    expect(error.issues.map((i) => i.variables[0])).toEqual([variable]);
+  });
+
+  it("refuses S3 settings without TRANSMUTE_STORAGE=s3 rather than ignoring them", () => {
+    const error = failure({ TRANSMUTE_S3_BUCKET: "files", TRANSMUTE_S3_ENDPOINT: "http://minio:9000" });
+    expect(error.issues).toHaveLength(1);
+    expect(error.message).toContain("TRANSMUTE_S3_BUCKET, TRANSMUTE_S3_ENDPOINT are set but TRANSMUTE_STORAGE is local");
+  });
+
+  it("never echoes the secret access key in an error", () => {
+    const error = failure({ ...S3, TRANSMUTE_S3_PART_SIZE: "tiny" });
+    expect(error.message).not.toContain("s3cr3t-value");
   });
 });
