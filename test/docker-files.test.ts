@@ -26,6 +26,7 @@ interface ComposeService {
   healthcheck?: { test?: string[] | string };
   deploy?: { replicas?: number };
   command?: string[] | string;
+  entrypoint?: string[] | string;
 }
 
 interface Compose {
@@ -199,8 +200,8 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("gives every Transmute service the same database, Redis, secret, storage directory and public URL", () => {
-    const shared = ["DATABASE_URL", "REDIS_URL", "TRANSMUTE_SECRET", "TRANSMUTE_STORAGE_DIR", "PUBLIC_URL"];
+  it("gives every Transmute service the same database, Redis, secret, file store and public URL", () => {
+    const shared = ["DATABASE_URL", "REDIS_URL", "TRANSMUTE_SECRET", "TRANSMUTE_STORAGE", "TRANSMUTE_S3_ENDPOINT", "TRANSMUTE_S3_BUCKET", "TRANSMUTE_S3_ACCESS_KEY_ID", "TRANSMUTE_S3_SECRET_ACCESS_KEY", "PUBLIC_URL"];
     const envs = appServices.map(([, s]) => s.environment ?? {});
     for (const name of shared) {
       expect(envs[0], name).toHaveProperty(name);
@@ -213,15 +214,25 @@ describe("docker-compose.yml", () => {
     expect(new URL(env.DATABASE_URL!).pathname).toBe(`/${serviceEnv(services.postgres!).POSTGRES_DB}`);
   });
 
-  it("mounts one named volume at the storage directory of every Transmute service", () => {
-    const mounts = appServices.map(([name, s]) => {
-      const dir = serviceEnv(s).TRANSMUTE_STORAGE_DIR;
-      const mount = (s.volumes ?? []).map((v) => v.split(":")).find(([, target]) => target === dir);
-      expect(mount, `${name} mounts nothing at ${dir}`).toBeDefined();
-      return mount![0]!;
-    });
-    expect(new Set(mounts).size).toBe(1);
-    expect(Object.keys(compose.volumes ?? {})).toContain(mounts[0]);
+  it("keeps files in the S3-compatible store the compose file runs, in the bucket its init creates, with its credentials", () => {
+    const env = serviceEnv(appServices[0]![1]);
+    expect(env.TRANSMUTE_STORAGE).toBe("s3");
+    const store = services[new URL(env.TRANSMUTE_S3_ENDPOINT!).hostname];
+    expect(store, `no service named ${new URL(env.TRANSMUTE_S3_ENDPOINT!).hostname}`).toBeDefined();
+    expect(store!.image).toMatch(/^minio\/minio/);
+    const storeEnv = serviceEnv(store!);
+    expect([env.TRANSMUTE_S3_ACCESS_KEY_ID, env.TRANSMUTE_S3_SECRET_ACCESS_KEY]).toEqual([storeEnv.MINIO_ROOT_USER, storeEnv.MINIO_ROOT_PASSWORD]);
+    expect(String(store!.command)).toContain(`:${new URL(env.TRANSMUTE_S3_ENDPOINT!).port}`);
+    expect(String(store!.healthcheck?.test)).toContain("ready");
+    const init = services["minio-init"]!;
+    expect(String(init.command)).toContain(`mc mb --ignore-existing store/${env.TRANSMUTE_S3_BUCKET}`);
+    expect(String(init.command)).toContain(env.TRANSMUTE_S3_ENDPOINT);
+    expect(init.depends_on?.minio?.condition).toBe("service_healthy");
+    for (const [name, service] of appServices) {
+      expect(service.depends_on?.["minio-init"]?.condition, name).toBe("service_completed_successfully");
+      expect(service.volumes ?? [], `${name} needs no shared volume`).toEqual([]);
+    }
+    expect(Object.keys(compose.volumes ?? {})).toContain((store!.volumes ?? [])[0]!.split(":")[0]);
   });
 
   it("starts Transmute only once postgres and redis are healthy, and both have healthchecks", () => {

@@ -3,10 +3,9 @@
  * a conversion stopped at once, dependents in other jobs, stored objects shared by exports.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import sharp from "sharp";
 import { expect } from "vitest";
-import { descendantsOf } from "../support/cluster.js";
+import { descendantsOf, storedKeys } from "../support/cluster.js";
 import { download } from "../support/harness.js";
 import { eventually, expectError, expectTaskFailed, makePng, postForm, taskOf, uploadLikeCurl, waitJob, waitTask } from "./helpers.js";
 import { ok, type Target } from "./lists-and-lifecycle-scenarios.js";
@@ -174,10 +173,8 @@ export async function checkCancelRunning(t: Target, noisy: Buffer): Promise<{ un
 }
 
 /** Stored objects under a task's prefix. */
-function storedUnder(t: Target, taskId: string): string[] {
-  const dir = join(t.storageDir, "tasks", taskId);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+function storedUnder(t: Target, taskId: string): Promise<string[]> {
+  return storedKeys(t.store, `tasks/${taskId}`);
 }
 
 /** Delete of a task: empty 200, 404 afterwards, its files gone, a dependent in another job fails with user_deleted_task. */
@@ -231,18 +228,18 @@ export async function checkDeleteTask(t: Target): Promise<void> {
 
   // Deleting a task with files removes its stored objects...
   const src = taskOf(jobA, "src");
-  expect(storedUnder(t, src.id)).toHaveLength(1);
+  expect(await storedUnder(t, src.id)).toHaveLength(1);
   expect((await t.api.request("DELETE", `/v1/process/tasks/${src.id}`)).status).toBe(200);
-  expect(storedUnder(t, src.id)).toEqual([]);
+  expect(await storedUnder(t, src.id)).toEqual([]);
   expect(await t.sql(`SELECT id FROM "File" WHERE "taskId" = $1`, [src.id])).toEqual([]);
   // ...except an object another task still publishes: B's export of A's conversion.
   const conv = taskOf(jobA, "conv");
   expect((await t.api.request("DELETE", `/v1/process/tasks/${conv.id}`)).status).toBe(200);
-  expect(storedUnder(t, conv.id)).toHaveLength(1);
+  expect(await storedUnder(t, conv.id)).toHaveLength(1);
   const published = await download(taskOf(jobB, "lenient").result.url);
   expect([published.status, published.headers.get("content-type")]).toEqual([200, "image/webp"]);
   expect((await t.api.request("DELETE", `/v1/process/jobs/${b.id}`)).status).toBe(200);
-  expect(storedUnder(t, conv.id)).toEqual([]);
+  expect(await storedUnder(t, conv.id)).toEqual([]);
   // A's last task went: so did A.
   expectError(await t.api.get(`/v1/process/jobs/${a.id}`), 404, "not_found");
 
@@ -282,13 +279,13 @@ export async function checkDeleteSharedFiles(t: Target): Promise<void> {
   const exp3 = await waitTask(t.api, b.id);
   const links = { exp1: taskOf(jobA, "exp1").result.url, exp2: taskOf(jobA, "exp2").result.url, exp3: exp3.result.url };
   for (const url of Object.values(links)) expect((await download(url)).bytes.equals(png)).toBe(true);
-  const objects = storedUnder(t, src.id);
+  const objects = await storedUnder(t, src.id);
   expect(objects).toHaveLength(1);
 
   expect((await t.api.request("DELETE", `/v1/process/tasks/${taskOf(jobA, "exp1").id}`)).status).toBe(200);
   expect((await download(links.exp1)).status).toBe(410);
   for (const url of [links.exp2, links.exp3]) expect((await download(url)).bytes.equals(png)).toBe(true);
-  expect(storedUnder(t, src.id)).toEqual(objects);
+  expect(await storedUnder(t, src.id)).toEqual(objects);
 
   // The source's whole job goes; the export of another job still publishes the object.
   const gone = await t.api.request("DELETE", `/v1/process/jobs/${a.id}`);
@@ -298,11 +295,11 @@ export async function checkDeleteSharedFiles(t: Target): Promise<void> {
   expect((await download(links.exp2)).status).toBe(410);
   const still = await download(links.exp3);
   expect([still.status, still.bytes.equals(png)]).toEqual([200, true]);
-  expect(storedUnder(t, src.id)).toEqual(objects);
+  expect(await storedUnder(t, src.id)).toEqual(objects);
 
   // The last reference goes: so does the object.
   expect((await t.api.request("DELETE", `/v1/process/jobs/${exp3.job}`)).status).toBe(200);
-  expect(storedUnder(t, src.id)).toEqual([]);
+  expect(await storedUnder(t, src.id)).toEqual([]);
   expect((await download(links.exp3)).status).toBe(410);
 }
 
@@ -322,7 +319,7 @@ export async function checkDeleteJob(t: Target, noisy: Buffer): Promise<void> {
   await eventually(() => !existsSync(t.scratchDir) || readdirSync(t.scratchDir).length === 0, 5000, "the scratch directory to be emptied");
   expect(await t.sql(`SELECT id FROM "Task" WHERE "jobId" = $1`, [running.jobId])).toEqual([]);
   // Its source's object and anything the stopped attempt wrote are gone.
-  for (const id of [running.srcId, running.convertId]) expect(storedUnder(t, id)).toEqual([]);
+  for (const id of [running.srcId, running.convertId]) expect(await storedUnder(t, id)).toEqual([]);
   // Unknown and other accounts' jobs are 404.
   const mine = ok(await t.api.post("/v1/process/import/upload", {}), 201);
   expectError(await t.other.request("DELETE", `/v1/process/jobs/${mine.job}`), 404, "not_found");

@@ -5,6 +5,7 @@
  * (cancel and delete: lists-and-lifecycle-cancel-delete-scenarios.ts). A scenario talks HTTP to
  * the API and checks the database and the disk it was given.
  */
+import type { BlobStore } from "@transmute/storage";
 import { expect } from "vitest";
 import { freePort, type ApiAnswer, type ApiClient } from "../support/harness.js";
 import { expectError, makePng, waitTask } from "./helpers.js";
@@ -18,8 +19,8 @@ export interface Target {
   otherAccountId: string;
   /** A query on the server's database. */
   sql<T = any>(text: string, params?: unknown[]): Promise<T[]>;
-  /** Root of the local file store. */
-  storageDir: string;
+  /** The server's file store (what its tasks stored). */
+  store: BlobStore;
   /** The worker's scratch directory. */
   scratchDir: string;
   /** The process whose descendants are the worker's pool children. */

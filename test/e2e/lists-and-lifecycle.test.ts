@@ -3,6 +3,7 @@
  * The scenarios are shared with the scaled-out suite (lists-and-lifecycle-scenarios.ts).
  */
 import { createAccount } from "@transmute/jobs";
+import { createLocalDiskStore } from "@transmute/storage";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { apiClient, type TestServer } from "../support/harness.js";
 import { startServer } from "./helpers.js";
@@ -32,7 +33,7 @@ beforeAll(async () => {
     other: apiClient(server.url, other.key),
     otherAccountId: other.accountId,
     sql: (text, params = []) => prisma.$queryRawUnsafe(text, ...params),
-    storageDir: server.app.config.storageDir,
+    store: createLocalDiskStore({ root: server.app.config.storageDir }),
     scratchDir: server.app.config.scratchDir,
     workerPid: process.pid,
   };

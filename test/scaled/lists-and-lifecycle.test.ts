@@ -65,7 +65,7 @@ describe.skipIf(!available)("lists and lifecycle, scaled out", () => {
       other: apiClient(gateways[0]!.url!, other.key),
       otherAccountId: other.accountId,
       sql: <T,>(text: string, params?: unknown[]) => cluster!.sql(text, params) as unknown as Promise<T[]>,
-      storageDir: cluster.storageDir,
+      store: cluster.store,
       scratchDir: join(cluster.root, worker.name, "scratch"),
       workerPid: worker.pid,
     };

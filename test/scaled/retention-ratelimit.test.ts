@@ -5,12 +5,10 @@
  * base64 encoding work across gateways; two gateways draw on one bucket in Redis; the options
  * query follows the live worker registrations (none alive: nothing listed).
  */
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { createApiKey, hashApiKey } from "@transmute/core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCluster, until, type Cluster, type ServerProcess } from "../support/cluster.js";
+import { createCluster, storedKeys, until, type Cluster, type ServerProcess } from "../support/cluster.js";
 import { apiClient, type ApiAnswer } from "../support/harness.js";
 import { servicesAvailable } from "../support/services.js";
 import { makeJpeg, printLogsOnFailure } from "./fixtures.js";
@@ -57,11 +55,8 @@ describe.skipIf(!available)("scaled out: retention, downloads, options and rate 
     await cluster?.close();
   });
 
-  /** Every file stored under a task in the shared directory. */
-  const storedFiles = (taskId: string): string[] => {
-    const dir = join(cluster!.storageDir, "tasks", taskId);
-    return existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : [];
-  };
+  /** Every object stored under a task, in the cluster's file store. */
+  const storedFiles = (taskId: string): Promise<string[]> => storedKeys(cluster!.store, `tasks/${taskId}`);
 
   /** `url` on `gateway`: a link signed by one gateway works on every one. */
   const on = (gateway: ServerProcess, url: string): string => {
@@ -123,9 +118,9 @@ describe.skipIf(!available)("scaled out: retention, downloads, options and rate 
     expect(done.body.status).toBe("completed");
     const importId = done.body.tasks.find((t: any) => t.name === "import").id;
     const url = done.body.tasks.find((t: any) => t.name === "export").result.url;
-    expect(storedFiles(importId)).toHaveLength(1);
+    expect(await storedFiles(importId)).toHaveLength(1);
 
-    await until("the file deleted from the shared directory", async () => storedFiles(importId).length === 0, 20_000);
+    await until("the file deleted from the shared directory", async () => (await storedFiles(importId)).length === 0, 20_000);
     for (const gateway of gateways) {
       const res = await fetch(on(gateway, url));
       expect(res.status).toBe(410);

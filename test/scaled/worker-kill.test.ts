@@ -3,11 +3,10 @@
  * completes exactly once (one set of File rows, only the winning attempt's outputs in storage),
  * and the job completes. Short queue lock, heartbeat and staleness make the redelivery quick.
  */
-import { mkdir, readdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { Readable } from "node:stream";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCluster, type Cluster, type ServerProcess } from "../support/cluster.js";
+import { createCluster, storedKeys, type Cluster, type ServerProcess } from "../support/cluster.js";
 import { download } from "../support/harness.js";
 import { servicesAvailable } from "../support/services.js";
 import { createGate, makeJpeg, pidOfServer, printLogsOnFailure, referenceJob, startSourceServer, type SourceServer } from "./fixtures.js";
@@ -67,9 +66,7 @@ describe.skipIf(!available)("scaled out: a worker killed with SIGKILL mid-task",
     // A worker killed after writing its output but before committing it leaves that output under
     // its attempt's prefix; that moment cannot be hit from outside, so its leftovers are laid
     // down by hand: the winning attempt must remove them.
-    const leftover = join(cluster!.storageDir, "tasks", importId, "1");
-    await mkdir(leftover, { recursive: true });
-    await writeFile(join(leftover, "0"), "the killed attempt's output");
+    await cluster!.store.put(`tasks/${importId}/1/0`, Readable.from([Buffer.from("the killed attempt's output")]));
     gate.release(); // later downloads get the whole file at once
 
     const done = await api.get(`/v1/process/jobs/${created.body.id}/wait`);
@@ -89,8 +86,8 @@ describe.skipIf(!available)("scaled out: a worker killed with SIGKILL mid-task",
       const files = await cluster!.sql<{ storageKey: string; ordinal: number }>(`SELECT "storageKey", ordinal FROM "File" WHERE "taskId" = $1`, [t.id]);
       const owned = files.filter((f) => f.storageKey.startsWith(`tasks/${t.id}/`));
       expect(owned.map((f) => f.storageKey)).toEqual(owned.map((f) => `tasks/${t.id}/${t.attempt}/${f.ordinal}`));
-      const dirs = await readdir(join(cluster!.storageDir, "tasks", t.id)).catch(() => []);
-      expect(dirs, `attempt directories of task ${t.id}`).toEqual(owned.length > 0 ? [String(t.attempt)] : []);
+      const attempts = [...new Set((await storedKeys(cluster!.store, `tasks/${t.id}`)).map((key) => key.split("/")[2]))];
+      expect(attempts, `attempts with stored objects of task ${t.id}`).toEqual(owned.length > 0 ? [String(t.attempt)] : []);
     }
     const importFiles = await cluster!.sql(`SELECT id FROM "File" WHERE "taskId" = $1`, [importId]);
     expect(importFiles).toHaveLength(1);

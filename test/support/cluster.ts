@@ -1,7 +1,10 @@
 /**
  * A scaled-out Transmute as real OS processes, for the tests under test/scaled: a fresh
- * Postgres database and Redis prefix per cluster, one shared storage directory, and any number
- * of `transmute gateway|worker|all` processes spawned from the built `apps/server/dist/main.js`.
+ * Postgres database and Redis prefix per cluster, one shared file store, and any number of
+ * `transmute gateway|worker|all` processes spawned from the built `apps/server/dist/main.js`.
+ * The file store is a shared directory, or with TRANSMUTE_TEST_STORAGE=s3 (the `scaled-s3`
+ * project of vitest.config.ts) a bucket on an s3rver of the cluster's own: every process then
+ * runs with TRANSMUTE_STORAGE=s3, and `cluster.store` reads the same bucket for the tests.
  * Every process's output is kept so a failing test can print it; `close()` kills every process
  * it started, drops the database and deletes the prefix's Redis keys.
  */
@@ -14,7 +17,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { createLocalDiskStore, createS3Store, type BlobStore } from "@transmute/storage";
 import { apiClient, freePort, type ApiClient } from "./harness.js";
+import { S3RVER_CREDENTIALS, startS3Server, type TestS3Server } from "./s3-server.js";
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from "./services.js";
 
 /** The repository root (where `apps/server/dist/main.js` lives). */
@@ -224,8 +229,12 @@ export interface Cluster {
   redisUrl: string;
   /** The Redis prefix of this cluster's keys and channel. */
   prefix: string;
-  /** The shared storage directory. */
+  /** The shared storage directory (the local driver's; unused with the S3 driver). */
   storageDir: string;
+  /** Which file store the processes use: TRANSMUTE_TEST_STORAGE (default local). */
+  storage: "local" | "s3";
+  /** The processes' file store, opened by the test process: what they stored, as they see it. */
+  store: BlobStore;
   /** A temp directory removed at close (data dirs of the processes live under it). */
   root: string;
   key: string;
@@ -268,6 +277,23 @@ async function adminQuery(text: string): Promise<void> {
   }
 }
 
+/** The bucket of the S3 file store (one s3rver per cluster; the cluster's Redis prefix is its key prefix). */
+const S3_BUCKET = "transmute-files";
+
+/** The file store of the clusters of this test run: TRANSMUTE_TEST_STORAGE, local or s3. */
+export function testStorage(): "local" | "s3" {
+  const value = process.env.TRANSMUTE_TEST_STORAGE ?? "local";
+  if (value !== "local" && value !== "s3") throw new Error(`TRANSMUTE_TEST_STORAGE must be local or s3, not ${value}`);
+  return value;
+}
+
+/** Every key the store holds under `prefix` (whole segments), sorted. */
+export async function storedKeys(store: BlobStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of store.list(prefix)) keys.push(key);
+  return keys.sort();
+}
+
 /** Creates a fresh database `transmute_test_<random>` and a Redis prefix; starts nothing yet. */
 export async function createCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const suffix = randomSuffix();
@@ -284,13 +310,31 @@ export async function createCluster(opts: ClusterOptions = {}): Promise<Cluster>
   redis.on("error", () => undefined);
   const processes: ServerProcess[] = [];
   let count = 0;
+  const storage = testStorage();
+  let s3: TestS3Server | null = null;
+  let storageEnv: Record<string, string> = { TRANSMUTE_STORAGE_DIR: storageDir };
+  let store: BlobStore & { close?(): void };
+  if (storage === "s3") {
+    s3 = await startS3Server([S3_BUCKET]);
+    storageEnv = {
+      TRANSMUTE_STORAGE: "s3",
+      TRANSMUTE_S3_BUCKET: S3_BUCKET,
+      TRANSMUTE_S3_ENDPOINT: s3.endpoint,
+      TRANSMUTE_S3_PREFIX: `${prefix}/`,
+      TRANSMUTE_S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      TRANSMUTE_S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    };
+    store = createS3Store({ endpoint: s3.endpoint, region: "us-east-1", bucket: S3_BUCKET, prefix: `${prefix}/`, ...S3RVER_CREDENTIALS });
+  } else {
+    store = createLocalDiskStore({ root: storageDir });
+  }
 
   const env = (extra: Record<string, string> = {}) =>
     childEnv({
       DATABASE_URL: databaseUrl,
       REDIS_URL: TEST_REDIS_URL,
       TRANSMUTE_REDIS_PREFIX: prefix,
-      TRANSMUTE_STORAGE_DIR: storageDir,
+      ...storageEnv,
       TRANSMUTE_API_KEY: CLUSTER_API_KEY,
       TRANSMUTE_OUTBOUND_ALLOW: "127.0.0.1/32",
       TRANSMUTE_WORKER_CONCURRENCY: "2",
@@ -327,6 +371,8 @@ export async function createCluster(opts: ClusterOptions = {}): Promise<Cluster>
     redisUrl: TEST_REDIS_URL,
     prefix,
     storageDir,
+    storage,
+    store,
     root,
     key: CLUSTER_API_KEY,
     processes,
@@ -373,6 +419,8 @@ export async function createCluster(opts: ClusterOptions = {}): Promise<Cluster>
       await cluster.deleteRedisKeys().catch(() => undefined);
       redis.disconnect();
       await adminQuery(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`).catch(() => undefined);
+      store.close?.();
+      await s3?.close();
       await rm(root, { recursive: true, force: true });
     },
   };
