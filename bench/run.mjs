@@ -10,7 +10,8 @@
  * results there as JSON; bench/out/ is git-ignored), BENCH_SERVER_NODE_ARGS (extra node flags for the server processes,
  * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them), BENCH_COMPOSE_RUNS (jobs of each
  * compose workload, merge 50 JPEGs into a PDF and zip 100 files, default 5), BENCH_SKIP_ENGINES=1 (skip the
- * LibreOffice, poppler and ffmpeg engine benches, bench/lib/engines.mjs).
+ * LibreOffice, poppler and ffmpeg engine benches, bench/lib/engines.mjs), BENCH_S3_MIB (size of
+ * the S3 file store's transfer, bench/lib/storage.mjs, default 512).
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -21,6 +22,7 @@ import { runBaseline } from "./lib/baseline.mjs";
 import { runJob } from "./lib/client.mjs";
 import { MERGE_IMAGES, ZIP_FILES, mergeDirect, mergeThroughApi, zipDirect, zipThroughApi } from "./lib/compose.mjs";
 import { reportEngineBenches, runEngineBenches } from "./lib/engines.mjs";
+import { benchStorage, reportStorage } from "./lib/storage.mjs";
 import { makeInputs } from "./lib/images.mjs";
 import { descendants, procAvailable, servicesCpuByPid, servicesCpuDelta, splitCpuSeconds, systemCpuSeconds } from "./lib/procstat.mjs";
 import { freePort, live, startServer, stopAll } from "./lib/server.mjs";
@@ -44,6 +46,7 @@ const TINY_JOBS = intEnv("BENCH_TINY_JOBS", 40, 2);
 const COMPOSE_RUNS = intEnv("BENCH_COMPOSE_RUNS", 5);
 const SKIP_SCALED = process.env.BENCH_SKIP_SCALED === "1";
 const SKIP_ENGINES = process.env.BENCH_SKIP_ENGINES === "1";
+const BENCH_S3_MIB = intEnv("BENCH_S3_MIB", 512);
 const CORES = os.availableParallelism();
 /**
  * The throughput workloads: BENCH_JOBS jobs each, BENCH_CONCURRENCY in flight; the baseline does
@@ -325,11 +328,15 @@ async function main() {
     engines = await runEngineBenches({ log });
   }
 
+  log(`\n[storage] the S3 file store: one ${BENCH_S3_MIB} MiB object put and read back`);
+  const storage = await benchStorage({ mib: BENCH_S3_MIB });
+
   report({ baseline, runs, scaledSkipped, inputs });
   if (engines) reportEngineBenches(engines, log);
   else log("\nengines: SKIPPED (BENCH_SKIP_ENGINES=1)");
+  reportStorage(storage, log);
   if (process.env.BENCH_JSON) {
-    const json = { started, cores: CORES, jobs: JOBS, inflight: INFLIGHT, tinyJobs: TINY_JOBS, composeRuns: COMPOSE_RUNS, baseline, runs, scaledSkipped, engines };
+    const json = { started, cores: CORES, jobs: JOBS, inflight: INFLIGHT, tinyJobs: TINY_JOBS, composeRuns: COMPOSE_RUNS, baseline, runs, scaledSkipped, engines, storage };
     await mkdir(dirname(resolve(process.env.BENCH_JSON)), { recursive: true });
     await writeFile(process.env.BENCH_JSON, JSON.stringify(json, null, 2));
     log(`results written to ${process.env.BENCH_JSON}`);
