@@ -202,6 +202,55 @@ describe("failures", () => {
   });
 });
 
+describe("cancel", () => {
+  it("a canceled multipart export stops mid-part, aborts the multipart upload and closes its connections", async () => {
+    const seen: string[] = [];
+    const sockets: Socket[] = [];
+    // Starts a multipart upload, then never answers a part: the export hangs until canceled.
+    const store = await listen((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (req.method === "POST" && req.url?.includes("uploads")) {
+        res.writeHead(200, { "content-type": "application/xml" });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>dest</Bucket><Key>big/never.bin</Key><UploadId>up-1</UploadId></InitiateMultipartUploadResult>`);
+      } else if (req.method === "DELETE" && req.url?.includes("uploadId=up-1")) {
+        req.resume();
+        res.writeHead(204).end();
+      } else {
+        req.resume(); // the part's bytes are read, never answered
+      }
+    });
+    store.server.on("connection", (socket) => sockets.push(socket));
+    try {
+      const data = randomBytes(20 * 1024 * 1024);
+      await put("source", "big/cancel.bin", data, "application/octet-stream");
+      const created = await server.api.post("/v1/process/jobs", {
+        tasks: {
+          imp: { operation: "import/s3", ...connection(), bucket: "source", key: "big/cancel.bin" },
+          exp: { operation: "export/s3", input: "imp", ...connection({ endpoint: store.url }), bucket: "dest", key: "big/never.bin" },
+        },
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const exp = created.body.tasks.find((t: any) => t.name === "exp");
+      await eventually(() => seen.some((r) => r.startsWith("PUT") && r.includes("partNumber=")), 20_000, "the first part to be sent");
+      const canceledAt = Date.now();
+      const res = await server.api.post(`/v1/process/tasks/${exp.id}/cancel`);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const task = (await server.api.get(`/v1/process/tasks/${exp.id}/wait`)).body;
+      expect(task.status).toBe("canceled");
+      await eventually(() => seen.some((r) => r.startsWith("DELETE") && r.includes("uploadId=up-1")), 10_000, "the multipart upload to be aborted");
+      await eventually(() => sockets.every((s) => s.destroyed || s.readableEnded), 10_000, "the client to close its connections");
+      expect(Date.now() - canceledAt).toBeLessThan(10_000);
+      // No part was sent again after the cancel (no retry on a fresh connection), none completed.
+      const aborted = seen.findIndex((r) => r.startsWith("DELETE"));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(seen.slice(aborted + 1), "requests after the abort").toEqual([]);
+      expect(seen.some((r) => r.startsWith("POST") && r.includes("uploadId="))).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 /** A loopback HTTP server answering with `handle`. */
 async function listen(handle: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const server = createServer(handle!);

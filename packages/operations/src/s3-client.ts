@@ -8,7 +8,7 @@ import type { Agent as HttpsAgent } from "node:https";
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { AppError, isAppError, type ErrorCode } from "@transmute/core";
-import { createGuardedAgent, type OutboundPolicy } from "@transmute/outbound";
+import { createGuardedAgent, retireAgent, type OutboundPolicy } from "@transmute/outbound";
 
 /** Longest wait for a TCP (and TLS) connection to the store. */
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -80,9 +80,11 @@ export function createS3Session(conn: S3Connection, outbound: OutboundPolicy): S
     close() {
       if (closed) return;
       closed = true;
+      // Retired, not just destroyed: the SDK retries a part whose socket was closed under it,
+      // and a destroyed agent would open a new connection for the retry.
+      retireAgent(httpAgent, "The S3 session");
+      retireAgent(httpsAgent, "The S3 session");
       client.destroy();
-      httpAgent.destroy();
-      httpsAgent.destroy();
     },
   };
 }

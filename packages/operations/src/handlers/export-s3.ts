@@ -3,7 +3,7 @@
  * part); the result's `objects` lists each object written with its size and ETag, never a credential.
  */
 import { Upload } from "@aws-sdk/lib-storage";
-import type { ObjectCannedACL } from "@aws-sdk/client-s3";
+import { AbortMultipartUploadCommand, type ObjectCannedACL } from "@aws-sdk/client-s3";
 import { AppError } from "@transmute/core";
 import type { OperationHandler } from "../context.js";
 import { createS3Session, s3ConnectionOf, toS3AppError } from "../s3-client.js";
@@ -12,6 +12,8 @@ import { createS3Session, s3ConnectionOf, toS3AppError } from "../s3-client.js";
 export const PART_SIZE = 8 * 1024 * 1024;
 /** Parts in flight at once (memory is at most PART_SIZE x QUEUE_SIZE per upload). */
 const QUEUE_SIZE = 2;
+/** Longest wait for the store to confirm the abort of a failed or stopped multipart upload. */
+const ABORT_TIMEOUT_MS = 10_000;
 
 /** One object written. */
 export interface ExportedObject {
@@ -50,12 +52,23 @@ export const exportS3: OperationHandler = {
           parts = Math.max(parts, p.part ?? 0);
           if (total > 0 && p.loaded !== undefined) ctx.progress(((sentBefore + p.loaded) / total) * 100);
         });
-        // Upload.abort() also aborts a started multipart upload, so no orphan parts stay billed.
+        // Upload.abort() makes done() reject at once, but the SDK aborts the multipart upload
+        // only after its parts in flight end, and a part sent to a store that stopped answering
+        // ends at the idle timeout (or when the session closes its sockets): too late, or never.
         const stop = () => void upload.abort().catch(() => undefined);
         ctx.signal.addEventListener("abort", stop, { once: true });
         try {
           const out = await upload.done();
           files.push({ key, size: input.size, etag: out.ETag ? out.ETag.replace(/"/g, "") : null, parts: Math.max(parts, 1) });
+        } catch (err) {
+          // So it is aborted here, on a connection of its own, before the session closes: no
+          // orphan parts stay stored (and billed). A failure to abort is the store's to expire.
+          if (upload.uploadId) {
+            await session.client
+              .send(new AbortMultipartUploadCommand({ Bucket: conn.bucket, Key: key, UploadId: upload.uploadId }), { abortSignal: AbortSignal.timeout(ABORT_TIMEOUT_MS) })
+              .catch(() => undefined);
+          }
+          throw err;
         } finally {
           ctx.signal.removeEventListener("abort", stop);
           body.destroy();
