@@ -10,6 +10,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCluster, until, type Cluster, type ServerProcess } from "../support/cluster.js";
 import { connectRealtime, type RealtimeClient } from "../support/realtime-client.js";
+import { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from "@azure/storage-blob";
+import { startAzurite, type TestAzurite } from "../support/azurite-server.js";
 import { S3RVER_CREDENTIALS, startS3Server, type TestS3Server } from "../support/s3-server.js";
 import { servicesAvailable } from "../support/services.js";
 import { sshdAvailable, startSftpServer, type SftpServer } from "../support/sftp-server.js";
@@ -31,6 +33,8 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
   let cluster: Cluster | undefined;
   let gateway: ServerProcess;
   let s3: TestS3Server;
+  let azure: TestAzurite;
+  let azureSas: string;
   let sftp: SftpServer;
   let receiver: Receiver;
   let realtime: RealtimeClient;
@@ -43,14 +47,20 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
     wrongKeyId: `AKIA${randomBytes(8).toString("hex").toUpperCase()}`,
     wrongSecret: canary("s3-secret"),
     wrongPassword: canary("sftp-password"),
+    wrongAzureKey: randomBytes(64).toString("base64"),
   };
   /** Every credential the jobs carry, the peers' real ones included. */
   let all: string[];
 
   beforeAll(async () => {
-    [s3, sftp, receiver, jpeg] = await Promise.all([startS3Server(["vault"]), startSftpServer(), startReceiver(), makeJpeg(24, 16)]);
+    [s3, sftp, receiver, jpeg, azure] = await Promise.all([startS3Server(["vault"]), startSftpServer(), startReceiver(), makeJpeg(24, 16), startAzurite(["vault"])]);
+    const now = Date.now();
+    azureSas = generateBlobSASQueryParameters(
+      { containerName: "vault", permissions: ContainerSASPermissions.parse("rl"), startsOn: new Date(now - 3600_000), expiresOn: new Date(now + 3600_000) },
+      new StorageSharedKeyCredential(azure.account, azure.accountKey),
+    ).toString();
     // A key is found by one of its base64 lines (JSON text escapes the line breaks between them).
-    all = [...Object.values(secrets), sftp.password, sftp.passphrase, sftp.privateKey.split("\n")[2]!, sftp.encryptedKey.split("\n")[2]!];
+    all = [...Object.values(secrets), sftp.password, sftp.passphrase, sftp.privateKey.split("\n")[2]!, sftp.encryptedKey.split("\n")[2]!, azure.accountKey, new URLSearchParams(azureSas).get("sig")!];
     for (const line of all) expect(line.length).toBeGreaterThanOrEqual(12);
     cluster = await createCluster({ env: { LOG_LEVEL: "trace" } });
     const started = [await cluster.start("gateway", { noWait: true }), await cluster.start("worker", { noWait: true })];
@@ -61,7 +71,7 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
   afterAll(async () => {
     realtime?.close();
     await cluster?.close();
-    await Promise.all([s3?.close(), sftp?.stop(), receiver?.close()]);
+    await Promise.all([s3?.close(), sftp?.stop(), receiver?.close(), azure?.close()]);
   });
 
   it("shows them in no answer, webhook, event, log line, table row or Redis key once the tasks ended", async () => {
@@ -80,11 +90,13 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
 
     const s3Conn = { endpoint: s3.endpoint, region: "us-east-1", bucket: "vault" };
     const sftpConn = { host: sftp.host, port: sftp.port, username: sftp.username };
+    const azureConn = { endpoint: azure.endpoint, storage_account: azure.account, container: "vault" };
     const exported = await api.post("/v1/process/jobs", {
       tasks: {
         src: { operation: "import/base64", file: jpeg.toString("base64"), filename: "a.jpg" },
         toS3: { operation: "export/s3", input: "src", ...s3Conn, ...S3RVER_CREDENTIALS_FIELDS(), session_token: secrets.sessionToken, key: "in/a.jpg" },
         toSftp: { operation: "export/sftp", input: "src", ...sftpConn, private_key: sftp.encryptedKey, passphrase: sftp.passphrase, file_string: "out/a.jpg" },
+        toAzure: { operation: "export/azureblob", input: "src", ...azureConn, storage_access_key: azure.accountKey, blob: "in/a.jpg" },
       },
     });
     expect(exported.status, JSON.stringify(exported.body)).toBe(201);
@@ -94,6 +106,7 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
         fromS3: { operation: "import/s3", ...s3Conn, ...S3RVER_CREDENTIALS_FIELDS(), session_token: secrets.sessionToken, key: "in/a.jpg" },
         conv: { operation: "convert", input: "fromS3", output_format: "png" },
         fromSftp: { operation: "import/sftp", ...sftpConn, private_key: sftp.privateKey, file_string: "out/a.jpg" },
+        fromAzure: { operation: "import/azureblob", ...azureConn, sas_token: azureSas, blob: "in/a.jpg" },
       },
     });
     expect(good.status, JSON.stringify(good.body)).toBe(201);
@@ -102,6 +115,7 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
       tasks: {
         s3: { operation: "import/s3", ...s3Conn, access_key_id: secrets.wrongKeyId, secret_access_key: secrets.wrongSecret, key: "in/a.jpg" },
         sftp: { operation: "import/sftp", ...sftpConn, password: secrets.wrongPassword, file_string: "out/a.jpg" },
+        azure: { operation: "import/azureblob", ...azureConn, storage_access_key: secrets.wrongAzureKey, blob: "in/a.jpg" },
       },
     });
     expect(bad.status, JSON.stringify(bad.body)).toBe(201);
@@ -109,11 +123,11 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
 
     // The exports ran (the peers accepted those credentials), the refused ones failed.
     const status = (job: any, name: string) => job.tasks.find((t: any) => t.name === name)?.status;
-    expect(["toS3", "toSftp"].map((n) => status(exportJob, n)), JSON.stringify(exportJob)).toEqual(["completed", "completed"]);
-    expect(["fromS3", "conv", "fromSftp"].map((n) => status(goodJob, n)), JSON.stringify(goodJob)).toEqual(["completed", "completed", "completed"]);
-    expect(["s3", "sftp"].map((n) => status(badJob, n)), JSON.stringify(badJob)).toEqual(["failed", "failed"]);
+    expect(["toS3", "toSftp", "toAzure"].map((n) => status(exportJob, n)), JSON.stringify(exportJob)).toEqual(["completed", "completed", "completed"]);
+    expect(["fromS3", "conv", "fromSftp", "fromAzure"].map((n) => status(goodJob, n)), JSON.stringify(goodJob)).toEqual(["completed", "completed", "completed", "completed"]);
+    expect(["s3", "sftp", "azure"].map((n) => status(badJob, n)), JSON.stringify(badJob)).toEqual(["failed", "failed", "failed"]);
     for (const t of [...exportJob.tasks, ...goodJob.tasks, ...badJob.tasks]) {
-      for (const field of ["secret_access_key", "access_key_id", "session_token", "password", "private_key", "passphrase"]) {
+      for (const field of ["secret_access_key", "access_key_id", "session_token", "password", "private_key", "passphrase", "storage_access_key", "sas_token"]) {
         if (t.payload?.[field] !== undefined) expect(t.payload[field], `${t.name}.${field}`).toBe("*****");
       }
     }

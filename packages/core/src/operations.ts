@@ -14,6 +14,9 @@ import { parseBrowserOptions } from "./browser-options.js";
 import { parseSecureOptions } from "./secure-options.js";
 import { COMPRESSIBLE_IMAGES, parseCompressOptions } from "./compress-options.js";
 import { MERGE_OUTPUTS, parseMergeOptions } from "./merge-options.js";
+import { checkHttpUrl } from "./operation-checks.js";
+import { AZUREBLOB_OPERATIONS } from "./operations-azureblob.js";
+import { GOOGLECLOUD_OPERATIONS } from "./operations-googlecloud.js";
 
 /**
  * The engine class whose queue a task goes to; `io` is served by every worker. `image` is sharp,
@@ -176,18 +179,6 @@ function checkSftpCredentials(payload: Record<string, unknown>): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new AppError("invalid_payload", `"port" must be from 1 to 65535.`);
 }
 
-/** Only the scheme is knowable from the payload; addresses are checked at connect time. */
-function checkHttpUrl(payload: Record<string, unknown>, field = "url"): void {
-  let url: URL;
-  try {
-    url = new URL(String(payload.url));
-  } catch {
-    throw new AppError("invalid_payload", `"${field}" is not an absolute URL.`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new AppError("invalid_payload", `"${field}" must be an http or https URL, not ${url.protocol.replace(":", "")}.`);
-  }
-}
 const timeout = { type: "integer", minimum: 1 } as const;
 
 /** The operations this build knows, by name. */
@@ -448,6 +439,8 @@ export const OPERATIONS: ReadonlyMap<string, OperationDefinition> = new Map(
         secretFields: [],
         largeFields: [],
       },
+      ...GOOGLECLOUD_OPERATIONS,
+      ...AZUREBLOB_OPERATIONS,
     ] satisfies OperationDefinition[]
   ).map((op) => [op.name, op] as const),
 );

@@ -16,10 +16,12 @@ import { importUrl } from "./handlers/import-url.js";
 import { importWebpage } from "./handlers/import-webpage.js";
 import { merge } from "./handlers/merge.js";
 import { secure } from "./handlers/secure.js";
+import { AZUREBLOB_HANDLERS } from "./handlers/azureblob.js";
+import { GOOGLECLOUD_HANDLERS } from "./handlers/googlecloud.js";
 
 /** Handlers by operation name. */
 export const HANDLERS: ReadonlyMap<string, OperationHandler> = new Map(
-  [importUrl, importS3, importSftp, importWebpage, convert, compress, merge, extract, secure, exportUrl, exportS3, exportSftp].map((h) => [h.name, h]),
+  [importUrl, importS3, importSftp, importWebpage, convert, compress, merge, extract, secure, exportUrl, exportS3, exportSftp, ...GOOGLECLOUD_HANDLERS, ...AZUREBLOB_HANDLERS].map((h) => [h.name, h]),
 );
 
 /** The queue-triggered operations that have no handler (must be empty for a worker to start). */
