@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { AppError } from "@transmute/core";
 import type { BlobStore, ByteRange, MaterializeOptions, PutOptions, PutResult } from "./blob-store.js";
 import { ChecksumMeter } from "./checksum-meter.js";
+import { putLocalFile } from "./put-file.js";
 import { hasErrorCode, isMissing } from "./fs-errors.js";
 import { assertValidKey, explainInvalidKey, normalizePrefix } from "./keys.js";
 import { walkKeys } from "./walk-keys.js";
@@ -69,16 +70,8 @@ export function createLocalDiskStore(options: LocalDiskStoreOptions): LocalDiskS
     }
   }
 
-  async function putFile(key: string, localPath: string, opts: PutOptions = {}): Promise<PutResult> {
-    // Streamed copy rather than rename or link: the scratch file stays the tool's, and the
-    // checksums need one full read anyway.
-    let handle: FileHandle;
-    try {
-      handle = await open(localPath, "r");
-    } catch (err) {
-      throw internal(`putFile cannot open ${localPath}`, err);
-    }
-    return put(key, handle.createReadStream(), opts);
+  function putFile(key: string, localPath: string, opts: PutOptions = {}): Promise<PutResult> {
+    return putLocalFile(put, key, localPath, opts);
   }
 
   async function get(key: string, range: ByteRange = {}): Promise<Readable> {

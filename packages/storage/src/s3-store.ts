@@ -3,7 +3,7 @@
  * single PutObject or a multipart upload, both atomic on the S3 side, so readers see the old
  * object or the whole new one, as with the local driver.
  */
-import { mkdir, open, rm, type FileHandle } from "node:fs/promises";
+import { mkdir, open, rm } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -12,6 +12,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { AppError } from "@transmute/core";
 import type { BlobStore, ByteRange, MaterializeOptions, PutOptions, PutResult } from "./blob-store.js";
 import { ChecksumMeter } from "./checksum-meter.js";
+import { putLocalFile } from "./put-file.js";
 import { assertValidKey, explainInvalidKey, normalizePrefix } from "./keys.js";
 import { sliceToRange } from "./range-slice.js";
 import { createStoreClient } from "./s3-client.js";
@@ -121,14 +122,8 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     }
   }
 
-  async function putFile(key: string, localPath: string, opts: PutOptions = {}): Promise<PutResult> {
-    let handle: FileHandle;
-    try {
-      handle = await open(localPath, "r");
-    } catch (err) {
-      throw internal(`putFile cannot open ${localPath}`, err);
-    }
-    return put(key, handle.createReadStream(), opts);
+  function putFile(key: string, localPath: string, opts: PutOptions = {}): Promise<PutResult> {
+    return putLocalFile(put, key, localPath, opts);
   }
 
   /** The object's body, or null when the range starts past its end. */
