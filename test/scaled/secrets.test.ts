@@ -1,7 +1,7 @@
 /**
- * Connector credentials never leave the task, scaled out: jobs whose connector tasks carry
- * recognisable credentials (some accepted by the peer, some refused) run on a worker in another
- * process logging at `trace`; once they ended, none of the credentials is found in any API
+ * Connector credentials never leave the task, scaled out: jobs whose S3, SFTP, Azure and Google
+ * Cloud tasks carry recognisable credentials (some accepted by the peer, some refused) run on a
+ * worker in another process logging at `trace`; once they ended, none of the credentials is found in any API
  * answer, any webhook delivery, any realtime event, any log line of any process, any row of any
  * table of the database or any Redis key of the cluster. While a task waits its credentials are
  * in the database only sealed (AES-256-GCM), and they are deleted when it ends.
@@ -12,6 +12,7 @@ import { createCluster, until, type Cluster, type ServerProcess } from "../suppo
 import { connectRealtime, type RealtimeClient } from "../support/realtime-client.js";
 import { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from "@azure/storage-blob";
 import { startAzurite, type TestAzurite } from "../support/azurite-server.js";
+import { makeServiceAccount, startGcsServer, type ServiceAccount, type TestGcsServer } from "../support/gcs-server.js";
 import { S3RVER_CREDENTIALS, startS3Server, type TestS3Server } from "../support/s3-server.js";
 import { servicesAvailable } from "../support/services.js";
 import { sshdAvailable, startSftpServer, type SftpServer } from "../support/sftp-server.js";
@@ -34,6 +35,9 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
   let gateway: ServerProcess;
   let s3: TestS3Server;
   let azure: TestAzurite;
+  let gcs: TestGcsServer;
+  let account: ServiceAccount;
+  let impostor: ServiceAccount;
   let azureSas: string;
   let sftp: SftpServer;
   let receiver: Receiver;
@@ -53,14 +57,20 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
   let all: string[];
 
   beforeAll(async () => {
-    [s3, sftp, receiver, jpeg, azure] = await Promise.all([startS3Server(["vault"]), startSftpServer(), startReceiver(), makeJpeg(24, 16), startAzurite(["vault"])]);
+    let gcsServer: TestGcsServer;
+    [s3, sftp, receiver, jpeg, azure, gcsServer] = await Promise.all([startS3Server(["vault"]), startSftpServer(), startReceiver(), makeJpeg(24, 16), startAzurite(["vault"]), startGcsServer(["vault"])]);
+    gcs = gcsServer;
+    account = makeServiceAccount();
+    gcs.addServiceAccount(account);
+    // Same e-mail, another key: the token endpoint refuses its assertions.
+    impostor = makeServiceAccount(account.clientEmail);
     const now = Date.now();
     azureSas = generateBlobSASQueryParameters(
       { containerName: "vault", permissions: ContainerSASPermissions.parse("rl"), startsOn: new Date(now - 3600_000), expiresOn: new Date(now + 3600_000) },
       new StorageSharedKeyCredential(azure.account, azure.accountKey),
     ).toString();
     // A key is found by one of its base64 lines (JSON text escapes the line breaks between them).
-    all = [...Object.values(secrets), sftp.password, sftp.passphrase, sftp.privateKey.split("\n")[2]!, sftp.encryptedKey.split("\n")[2]!, azure.accountKey, new URLSearchParams(azureSas).get("sig")!];
+    all = [...Object.values(secrets), sftp.password, sftp.passphrase, sftp.privateKey.split("\n")[2]!, sftp.encryptedKey.split("\n")[2]!, azure.accountKey, new URLSearchParams(azureSas).get("sig")!, account.privateKey.split("\n")[2]!, impostor.privateKey.split("\n")[2]!];
     for (const line of all) expect(line.length).toBeGreaterThanOrEqual(12);
     cluster = await createCluster({ env: { LOG_LEVEL: "trace" } });
     const started = [await cluster.start("gateway", { noWait: true }), await cluster.start("worker", { noWait: true })];
@@ -71,7 +81,7 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
   afterAll(async () => {
     realtime?.close();
     await cluster?.close();
-    await Promise.all([s3?.close(), sftp?.stop(), receiver?.close(), azure?.close()]);
+    await Promise.all([s3?.close(), sftp?.stop(), receiver?.close(), azure?.close(), gcs?.close()]);
   });
 
   it("shows them in no answer, webhook, event, log line, table row or Redis key once the tasks ended", async () => {
@@ -91,12 +101,14 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
     const s3Conn = { endpoint: s3.endpoint, region: "us-east-1", bucket: "vault" };
     const sftpConn = { host: sftp.host, port: sftp.port, username: sftp.username };
     const azureConn = { endpoint: azure.endpoint, storage_account: azure.account, container: "vault" };
+    const gcsConn = { endpoint: gcs.endpoint, token_uri: gcs.tokenUri, project_id: "test-project", client_email: account.clientEmail, bucket: "vault" };
     const exported = await api.post("/v1/process/jobs", {
       tasks: {
         src: { operation: "import/base64", file: jpeg.toString("base64"), filename: "a.jpg" },
         toS3: { operation: "export/s3", input: "src", ...s3Conn, ...S3RVER_CREDENTIALS_FIELDS(), session_token: secrets.sessionToken, key: "in/a.jpg" },
         toSftp: { operation: "export/sftp", input: "src", ...sftpConn, private_key: sftp.encryptedKey, passphrase: sftp.passphrase, file_string: "out/a.jpg" },
         toAzure: { operation: "export/azureblob", input: "src", ...azureConn, storage_access_key: azure.accountKey, blob: "in/a.jpg" },
+        toGcs: { operation: "export/googlecloud", input: "src", ...gcsConn, private_key: account.privateKey, file: "in/a.jpg" },
       },
     });
     expect(exported.status, JSON.stringify(exported.body)).toBe(201);
@@ -107,6 +119,7 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
         conv: { operation: "convert", input: "fromS3", output_format: "png" },
         fromSftp: { operation: "import/sftp", ...sftpConn, private_key: sftp.privateKey, file_string: "out/a.jpg" },
         fromAzure: { operation: "import/azureblob", ...azureConn, sas_token: azureSas, blob: "in/a.jpg" },
+        fromGcs: { operation: "import/googlecloud", ...gcsConn, private_key: account.privateKey, file: "in/a.jpg" },
       },
     });
     expect(good.status, JSON.stringify(good.body)).toBe(201);
@@ -116,6 +129,7 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
         s3: { operation: "import/s3", ...s3Conn, access_key_id: secrets.wrongKeyId, secret_access_key: secrets.wrongSecret, key: "in/a.jpg" },
         sftp: { operation: "import/sftp", ...sftpConn, password: secrets.wrongPassword, file_string: "out/a.jpg" },
         azure: { operation: "import/azureblob", ...azureConn, storage_access_key: secrets.wrongAzureKey, blob: "in/a.jpg" },
+        gcs: { operation: "import/googlecloud", ...gcsConn, private_key: impostor.privateKey, file: "in/a.jpg" },
       },
     });
     expect(bad.status, JSON.stringify(bad.body)).toBe(201);
@@ -123,9 +137,9 @@ describe.skipIf(!available || !sshd.available)("scaled out: connector credential
 
     // The exports ran (the peers accepted those credentials), the refused ones failed.
     const status = (job: any, name: string) => job.tasks.find((t: any) => t.name === name)?.status;
-    expect(["toS3", "toSftp", "toAzure"].map((n) => status(exportJob, n)), JSON.stringify(exportJob)).toEqual(["completed", "completed", "completed"]);
-    expect(["fromS3", "conv", "fromSftp", "fromAzure"].map((n) => status(goodJob, n)), JSON.stringify(goodJob)).toEqual(["completed", "completed", "completed", "completed"]);
-    expect(["s3", "sftp", "azure"].map((n) => status(badJob, n)), JSON.stringify(badJob)).toEqual(["failed", "failed", "failed"]);
+    expect(["toS3", "toSftp", "toAzure", "toGcs"].map((n) => status(exportJob, n)), JSON.stringify(exportJob)).toEqual(["completed", "completed", "completed", "completed"]);
+    expect(["fromS3", "conv", "fromSftp", "fromAzure", "fromGcs"].map((n) => status(goodJob, n)), JSON.stringify(goodJob)).toEqual(["completed", "completed", "completed", "completed", "completed"]);
+    expect(["s3", "sftp", "azure", "gcs"].map((n) => status(badJob, n)), JSON.stringify(badJob)).toEqual(["failed", "failed", "failed", "failed"]);
     for (const t of [...exportJob.tasks, ...goodJob.tasks, ...badJob.tasks]) {
       for (const field of ["secret_access_key", "access_key_id", "session_token", "password", "private_key", "passphrase", "storage_access_key", "sas_token"]) {
         if (t.payload?.[field] !== undefined) expect(t.payload[field], `${t.name}.${field}`).toBe("*****");
