@@ -6,6 +6,7 @@ import type { Readable } from "node:stream";
 import { AppError, sanitizeFilename } from "@transmute/core";
 import type { OperationContext, OperationHandler } from "../context.js";
 import { azureConnectionOf, createAzureSession, toAzureAppError, type AzureConnection, type AzureSession } from "../azure-client.js";
+import { startImportDeadline } from "../import-deadline.js";
 
 /**
  * Most blobs one blob_prefix import takes: a prefix is a batch, not a container mirror; past
@@ -20,11 +21,8 @@ export const importAzureBlob: OperationHandler = {
   async run(ctx) {
     const conn = azureConnectionOf(ctx.task.payload);
     const payload = ctx.task.payload;
-    const timeoutMs = Math.min(ctx.limits.importUrlTimeoutMs, ctx.limits.timeoutMs);
-    // The import's own time limit, on top of the task's (whose abort the worker reports itself).
-    const timer = new AbortController();
-    const session = createAzureSession(conn, ctx.outbound, AbortSignal.any([ctx.signal, timer.signal]));
-    const timeout = setTimeout(() => timer.abort(), timeoutMs);
+    const deadline = startImportDeadline(ctx);
+    const session = createAzureSession(conn, ctx.outbound, deadline.signal);
     let blob: string | undefined;
     try {
       if (typeof payload.blob === "string") {
@@ -42,12 +40,9 @@ export const importAzureBlob: OperationHandler = {
       }
       return { result: { container: conn.container, blobs } };
     } catch (err) {
-      if (timer.signal.aborted && !ctx.signal.aborted) {
-        throw new AppError("engine_timeout", `The Azure download did not finish within its time limit of ${Math.round(timeoutMs / 1000)} s.`);
-      }
-      throw toAzureAppError(err, { direction: "import", conn, ...(blob !== undefined ? { blob } : {}), signal: ctx.signal });
+      throw deadline.failure(err, "Azure download", (e) => toAzureAppError(e, { direction: "import", conn, ...(blob !== undefined ? { blob } : {}), signal: ctx.signal }));
     } finally {
-      clearTimeout(timeout);
+      deadline.clear();
       session.close();
     }
   },

@@ -7,6 +7,7 @@ import type { Bucket } from "@google-cloud/storage";
 import { AppError, isAppError, sanitizeFilename } from "@transmute/core";
 import type { OperationContext, OperationHandler } from "../context.js";
 import { createGcsSession, gcsConnectionOf, toGcsAppError, type GcsConnection } from "../gcs-client.js";
+import { startImportDeadline } from "../import-deadline.js";
 
 /**
  * Most objects one file_prefix import takes: a prefix is a batch, not a bucket mirror; past
@@ -28,11 +29,8 @@ export const importGooglecloud: OperationHandler = {
   async run(ctx) {
     const conn = gcsConnectionOf(ctx.task.payload);
     const payload = ctx.task.payload;
-    const timeoutMs = Math.min(ctx.limits.importUrlTimeoutMs, ctx.limits.timeoutMs);
-    // The import's own time limit, on top of the task's (whose abort the worker reports itself).
-    const timer = new AbortController();
-    const timeout = setTimeout(() => timer.abort(), timeoutMs);
-    const signal = AbortSignal.any([ctx.signal, timer.signal]);
+    const deadline = startImportDeadline(ctx);
+    const signal = deadline.signal;
     const session = createGcsSession(conn, ctx.outbound, signal);
     // teeny-request (metadata, list, media) takes no signal: closing the session's agents ends its sockets.
     const stop = () => session.close();
@@ -55,12 +53,9 @@ export const importGooglecloud: OperationHandler = {
       }
       return { result: { bucket: conn.bucket, objects: objects.map((o) => o.name) } };
     } catch (err) {
-      if (timer.signal.aborted && !ctx.signal.aborted) {
-        throw new AppError("engine_timeout", `The Google Cloud Storage download did not finish within its time limit of ${Math.round(timeoutMs / 1000)} s.`);
-      }
-      throw toGcsAppError(err, { direction: "import", conn, ...(object !== undefined ? { object } : {}), signal: ctx.signal });
+      throw deadline.failure(err, "Google Cloud Storage download", (e) => toGcsAppError(e, { direction: "import", conn, ...(object !== undefined ? { object } : {}), signal: ctx.signal }));
     } finally {
-      clearTimeout(timeout);
+      deadline.clear();
       signal.removeEventListener("abort", stop);
       session.close();
     }

@@ -6,6 +6,7 @@ import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { AppError, sanitizeFilename } from "@transmute/core";
 import type { OperationContext, OperationHandler } from "../context.js";
+import { startImportDeadline } from "../import-deadline.js";
 import { createS3Session, s3ConnectionOf, toS3AppError, type S3Connection } from "../s3-client.js";
 
 /**
@@ -19,11 +20,8 @@ export const importS3: OperationHandler = {
   async run(ctx) {
     const conn = s3ConnectionOf(ctx.task.payload);
     const payload = ctx.task.payload;
-    const timeoutMs = Math.min(ctx.limits.importUrlTimeoutMs, ctx.limits.timeoutMs);
-    // The import's own time limit, on top of the task's (whose abort the worker reports itself).
-    const timer = new AbortController();
-    const timeout = setTimeout(() => timer.abort(), timeoutMs);
-    const signal = AbortSignal.any([ctx.signal, timer.signal]);
+    const deadline = startImportDeadline(ctx);
+    const signal = deadline.signal;
     const session = createS3Session(conn, ctx.outbound);
     let key: string | undefined;
     try {
@@ -42,12 +40,9 @@ export const importS3: OperationHandler = {
       }
       return { result: { keys: objects } };
     } catch (err) {
-      if (timer.signal.aborted && !ctx.signal.aborted) {
-        throw new AppError("engine_timeout", `The S3 download did not finish within its time limit of ${Math.round(timeoutMs / 1000)} s.`);
-      }
-      throw toS3AppError(err, { direction: "import", conn, ...(key !== undefined ? { key } : {}), signal: ctx.signal });
+      throw deadline.failure(err, "S3 download", (e) => toS3AppError(e, { direction: "import", conn, ...(key !== undefined ? { key } : {}), signal: ctx.signal }));
     } finally {
-      clearTimeout(timeout);
+      deadline.clear();
       session.close();
     }
   },
