@@ -10,7 +10,8 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import type { ClientRequest } from "node:http";
+import { createServer, type ClientRequest } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../support/harness.js";
 import { makeServiceAccount, startGcsServer, type ServiceAccount, type TestGcsServer } from "../support/gcs-server.js";
@@ -287,6 +288,41 @@ describe("failures", () => {
       const task = taskOf(job, name);
       expectTaskFailed(task, "outbound_refused");
       expect(task.message).toContain("127.0.0.1");
+    }
+    expect(gcs.requests.length).toBe(before);
+  });
+
+  it("stops a store that never answers at the task's time limit (engine_timeout) and closes its connections", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer(() => undefined);
+    silent.on("connection", (socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      // The token endpoint is the silent one too: the first request of the task hangs.
+      const { job } = await runJob(server.api, {
+        imp: { operation: "import/googlecloud", ...connection({ endpoint: url, token_uri: `${url}/token` }), bucket: "source", file: "in/photo.png", timeout: 1 },
+      });
+      const imp = taskOf(job, "imp");
+      expectTaskFailed(imp, "engine_timeout");
+      expect(sockets.length).toBeGreaterThan(0);
+      await eventually(() => sockets.every((s) => s.destroyed || s.readableEnded), 5000, "the client to close its connections");
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it("refuses to run while STORAGE_EMULATOR_HOST would redirect the client, and contacts nobody", async () => {
+    const before = gcs.requests.length;
+    process.env.STORAGE_EMULATOR_HOST = "http://127.0.0.1:9";
+    try {
+      const { job } = await runJob(server.api, { imp: { operation: "import/googlecloud", ...connection(), bucket: "source", file: "in/photo.png" } });
+      const imp = taskOf(job, "imp");
+      expectTaskFailed(imp, "internal_error");
+      expect(imp.message).toContain("STORAGE_EMULATOR_HOST");
+    } finally {
+      delete process.env.STORAGE_EMULATOR_HOST;
     }
     expect(gcs.requests.length).toBe(before);
   });

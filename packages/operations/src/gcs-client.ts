@@ -140,6 +140,13 @@ class GuardedTransporter extends DefaultTransporter {
  * `signal` aborts the gaxios requests; close() ends the rest.
  */
 export function createGcsSession(conn: GcsConnection, outbound: OutboundPolicy, signal: AbortSignal): GcsSession {
+  // The client sends every JSON call to STORAGE_EMULATOR_HOST when it is set, whatever the
+  // task's endpoint says: refused rather than followed (the task's `endpoint` serves emulators).
+  if (process.env.STORAGE_EMULATOR_HOST !== undefined) {
+    throw new AppError("internal_error", "The worker's environment sets STORAGE_EMULATOR_HOST, which would send the Google Cloud Storage requests elsewhere than the task's endpoint; the operator must unset it.", {
+      detail: "STORAGE_EMULATOR_HOST is set in the worker's environment; give an emulator's URL in the task's endpoint field instead",
+    });
+  }
   routeTeenyRequestAgents();
   let closed = false;
   // Once closed, nothing connects any more (a retry the library scheduled meets a refusal).
