@@ -17,7 +17,7 @@ import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential, newPipeline, type StoragePipelineOptions } from "@azure/storage-blob";
 import { AppError, isAppError, type ErrorCode } from "@transmute/core";
-import { createGuardedAgent, type OutboundPolicy } from "@transmute/outbound";
+import { createGuardedAgent, isUnreachableCode, type OutboundPolicy } from "@transmute/outbound";
 
 /** Longest silence of a connection in use (no byte either way) before its request fails. */
 export const AZURE_IDLE_TIMEOUT_MS = 60_000;
@@ -162,7 +162,6 @@ const CREDENTIAL_ERRORS = new Set([
   "InsufficientAccountPermissions",
   "KeyBasedAuthenticationNotPermitted",
 ]);
-const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "CERT_HAS_EXPIRED", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "ERR_TLS_CERT_ALTNAME_INVALID"]);
 
 /**
  * Maps an error of the SDK (or of the guarded agent) to an AppError whose message names the
@@ -196,7 +195,7 @@ export function toAzureAppError(err: unknown, failure: AzureFailure): AppError {
   if (code === "ETIMEDOUT" || code === "ESOCKETTIMEDOUT") {
     return new AppError("engine_timeout", `Azure Storage at ${hostOf(conn)} sent nothing for ${AZURE_IDLE_TIMEOUT_MS / 1000} s.`, { detail, retryable: true });
   }
-  if (NETWORK_ERRORS.has(code)) return new AppError(failCode, `Azure Storage at ${hostOf(conn)} could not be reached (${code}).`, { detail, retryable: true });
+  if (isUnreachableCode(code)) return new AppError(failCode, `Azure Storage at ${hostOf(conn)} could not be reached (${code}).`, { detail, retryable: true });
   if (status !== undefined && status >= 300 && status < 400) {
     return new AppError(failCode, `Azure Storage at ${hostOf(conn)} answered with a redirect (HTTP ${status}), which is not followed.`, { detail });
   }

@@ -24,7 +24,7 @@ import { Storage, type Bucket } from "@google-cloud/storage";
 import { DefaultTransporter, JWT } from "google-auth-library";
 import type { GaxiosPromise } from "gaxios";
 import { AppError, isAppError, type ErrorCode } from "@transmute/core";
-import { createGuardedAgent, type OutboundPolicy } from "@transmute/outbound";
+import { createGuardedAgent, isUnreachableCode, type OutboundPolicy } from "@transmute/outbound";
 
 /** Google's storage endpoint (what the client uses without `endpoint`). */
 export const GOOGLE_STORAGE_ENDPOINT = "https://storage.googleapis.com";
@@ -235,7 +235,6 @@ export interface GcsFailure {
   signal: AbortSignal;
 }
 
-const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ETIMEDOUT", "CERT_HAS_EXPIRED", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "ERR_TLS_CERT_ALTNAME_INVALID"]);
 
 /** The parts of the client's errors we read (ApiError, GaxiosError, node-fetch's FetchError). */
 interface ClientError {
@@ -295,7 +294,7 @@ export function toGcsAppError(err: unknown, failure: GcsFailure): AppError {
   if (code === "CONTENT_DOWNLOAD_MISMATCH" || code === "FILE_NO_UPLOAD" || /checksum|mismatch/i.test(message)) {
     return new AppError(failCode, `The content of "${object ?? ""}" in bucket ${bucket} failed its checksum check in transit.`, { detail, retryable: true });
   }
-  if (code && NETWORK_ERRORS.has(code)) {
+  if (code === "ETIMEDOUT" || isUnreachableCode(code)) {
     return new AppError(failCode, `Google Cloud Storage could not be reached (${code}).`, { detail, retryable: true });
   }
   if (code === "ERR_OSSL_UNSUPPORTED" || /DECODER|PEM|private key/i.test(message)) {

@@ -8,7 +8,7 @@ import type { Agent as HttpsAgent } from "node:https";
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { AppError, isAppError, type ErrorCode } from "@transmute/core";
-import { createGuardedAgent, retireAgent, type OutboundPolicy } from "@transmute/outbound";
+import { createGuardedAgent, isUnreachableCode, retireAgent, type OutboundPolicy } from "@transmute/outbound";
 
 /** Longest wait for a TCP (and TLS) connection to the store. */
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -99,7 +99,6 @@ export interface S3Failure {
 }
 
 const CREDENTIAL_ERRORS = new Set(["InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "AccessDenied", "InvalidClientTokenId", "AuthorizationHeaderMalformed"]);
-const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "CERT_HAS_EXPIRED", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_VERIFY_LEAF_SIGNATURE"]);
 
 /**
  * Maps an error of the SDK (or of the guarded agents) to an AppError whose message names the
@@ -132,7 +131,7 @@ export function toS3AppError(err: unknown, failure: S3Failure): AppError {
   if (name === "PermanentRedirect" || status === 301) {
     return new AppError(failCode, `The bucket ${bucket} is in another region than "${conn.region ?? DEFAULT_REGION}".`, { detail });
   }
-  if (e.code && NETWORK_ERRORS.has(e.code)) {
+  if (isUnreachableCode(e.code)) {
     return new AppError(failCode, `The S3 store could not be reached (${e.code}).`, { detail, retryable: true });
   }
   const answered = status ? `answered ${name} (HTTP ${status})` : "failed";

@@ -2,6 +2,18 @@ import { AppError, isAppError } from "@transmute/core";
 
 const TLS_CODE = /CERT|SSL|TLS|EPROTO|HOSTNAME_MISMATCH|ALTNAME/;
 
+/** Error codes of a connection that did not get through: name resolution, refusal, reset, route. */
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ENODATA", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "EPIPE", "UNABLE_TO_VERIFY_LEAF_SIGNATURE"]);
+
+/**
+ * True when `code` (a node:net, dns or tls error code) says the peer could not be reached or
+ * its TLS certificate was not accepted: what the connectors report as "could not be reached".
+ * Timeouts (ETIMEDOUT) are not in it: each caller reports its own time limit.
+ */
+export function isUnreachableCode(code: string | undefined): boolean {
+  return code !== undefined && (UNREACHABLE_CODES.has(code) || (code !== "ETIMEDOUT" && TLS_CODE.test(code)));
+}
+
 /**
  * Turns a node:net/http/tls error into a `download_failed` AppError whose message a caller
  * can act on. `host` is "hostname:port" (never credentials). Transient failures (refused,

@@ -1,7 +1,7 @@
 import { Agent, createServer, get, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { retireAgent } from "../src/index.js";
+import { isUnreachableCode, retireAgent } from "../src/index.js";
 
 let server: Server;
 let url: string;
@@ -44,5 +44,14 @@ describe("retireAgent", () => {
     expect(sockets.length).toBeGreaterThanOrEqual(1); // /hang may reuse the idle socket
     expect(sockets.every((s) => s.destroyed || s.readableEnded)).toBe(true);
     retireAgent(agent); // idempotent
+  });
+});
+
+describe("isUnreachableCode", () => {
+  it("names failed connections and refused certificates, not timeouts or other errors", () => {
+    for (const code of ["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "EPIPE", "CERT_HAS_EXPIRED", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "ERR_TLS_CERT_ALTNAME_INVALID"]) {
+      expect(isUnreachableCode(code), code).toBe(true);
+    }
+    for (const code of [undefined, "", "ETIMEDOUT", "ERR_AGENT_RETIRED", "ENOENT", "NoSuchKey"]) expect(isUnreachableCode(code), String(code)).toBe(false);
   });
 });
