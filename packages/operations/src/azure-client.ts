@@ -17,7 +17,7 @@ import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential, newPipeline, type StoragePipelineOptions } from "@azure/storage-blob";
 import { AppError, isAppError, type ErrorCode } from "@transmute/core";
-import { createGuardedAgent, isUnreachableCode, type OutboundPolicy } from "@transmute/outbound";
+import { createGuardedAgent, isUnreachableCode, retireAgent, type OutboundPolicy } from "@transmute/outbound";
 
 /** Longest silence of a connection in use (no byte either way) before its request fails. */
 export const AZURE_IDLE_TIMEOUT_MS = 60_000;
@@ -82,19 +82,12 @@ export function createAzureSession(conn: AzureConnection, outbound: OutboundPoli
   };
   const connect = agent.createConnection.bind(agent) as (options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void) => Duplex | null | undefined;
   (agent as { createConnection: typeof connect }).createConnection = (options, callback) => {
-    if (!closed) {
-      const socket = connect(options, (err, stream) => {
-        watch(stream);
-        callback?.(err, stream);
-      });
-      watch(socket);
-      return socket;
-    }
-    // After close, a retry of the SDK must not open a fresh connection.
-    const err = Object.assign(new Error("The Azure session is closed."), { code: "ERR_SESSION_CLOSED" });
-    if (!callback) throw err;
-    process.nextTick(callback, err, undefined as unknown as Duplex);
-    return undefined;
+    const socket = connect(options, (err, stream) => {
+      watch(stream);
+      callback?.(err, stream);
+    });
+    watch(socket);
+    return socket;
   };
   const options = {
     retryOptions: { maxTries: MAX_TRIES, retryDelayInMs: 800, maxRetryDelayInMs: 5000 },
@@ -116,7 +109,8 @@ export function createAzureSession(conn: AzureConnection, outbound: OutboundPoli
     if (closed) return;
     closed = true;
     signal.removeEventListener("abort", close);
-    agent.destroy();
+    // Retired, not just destroyed: a retry of the SDK must not open a fresh connection.
+    retireAgent(agent, "The Azure session");
   };
   signal.addEventListener("abort", close, { once: true });
   return { container, signal, close };
