@@ -4,6 +4,7 @@
  * an internal error rather than cleaned up, because cleaning would hide the bug and could map
  * two different keys onto one object.
  */
+import path from "node:path";
 import { AppError } from "@transmute/core";
 
 /** Longest key accepted, in characters (S3's own limit is 1,024 bytes; keys are ASCII). */
@@ -54,4 +55,16 @@ export function normalizePrefix(prefix: string, { allowEmpty }: { allowEmpty: bo
   const trimmed = typeof prefix === "string" && prefix.length > 1 && prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
   assertValidKey(trimmed, "storage prefix");
   return trimmed;
+}
+
+/**
+ * Where `materialize` puts the object at `key` inside `scratchDir`: the key as nested
+ * directories, or `name`, one safe segment such as `input-0.pdf`. The same for every driver.
+ */
+export function materializePath(key: string, scratchDir: string, name?: string): string {
+  assertValidKey(key);
+  if (name !== undefined && (name.includes("/") || explainInvalidKey(name) !== null)) {
+    throw new AppError("internal_error", "Internal error", { detail: `invalid materialize name ${JSON.stringify(name)}` });
+  }
+  return name === undefined ? path.join(scratchDir, ...key.split("/")) : path.join(scratchDir, name);
 }

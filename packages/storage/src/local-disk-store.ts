@@ -14,7 +14,7 @@ import type { BlobStore, ByteRange, MaterializeOptions, PutOptions, PutResult } 
 import { ChecksumMeter } from "./checksum-meter.js";
 import { putLocalFile } from "./put-file.js";
 import { hasErrorCode, isMissing } from "./fs-errors.js";
-import { assertValidKey, explainInvalidKey, normalizePrefix } from "./keys.js";
+import { assertValidKey, explainInvalidKey, materializePath, normalizePrefix } from "./keys.js";
 import { walkKeys } from "./walk-keys.js";
 
 /** Options of `createLocalDiskStore`. */
@@ -126,11 +126,7 @@ export function createLocalDiskStore(options: LocalDiskStoreOptions): LocalDiskS
   }
 
   async function materialize(key: string, scratchDir: string, opts: MaterializeOptions = {}): Promise<string> {
-    assertValidKey(key);
-    if (opts.name !== undefined && (opts.name.includes("/") || explainInvalidKey(opts.name) !== null)) {
-      throw internal(`invalid materialize name ${JSON.stringify(opts.name)}`);
-    }
-    const target = opts.name === undefined ? path.join(scratchDir, ...key.split("/")) : path.join(scratchDir, opts.name);
+    const target = materializePath(key, scratchDir, opts.name);
     await mkdir(path.dirname(target), { recursive: true });
     try {
       await copyFile(pathOf(key), target, constants.COPYFILE_FICLONE);

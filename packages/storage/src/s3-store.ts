@@ -13,7 +13,7 @@ import { AppError } from "@transmute/core";
 import type { BlobStore, ByteRange, MaterializeOptions, PutOptions, PutResult } from "./blob-store.js";
 import { ChecksumMeter } from "./checksum-meter.js";
 import { putLocalFile } from "./put-file.js";
-import { assertValidKey, explainInvalidKey, normalizePrefix } from "./keys.js";
+import { assertValidKey, explainInvalidKey, materializePath, normalizePrefix } from "./keys.js";
 import { sliceToRange } from "./range-slice.js";
 import { createStoreClient } from "./s3-client.js";
 import { isInvalidRange, isNoSuchKey, toStorageError, type S3ErrorContext } from "./s3-errors.js";
@@ -232,11 +232,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
   }
 
   async function materialize(key: string, scratchDir: string, opts: MaterializeOptions = {}): Promise<string> {
-    assertValidKey(key);
-    if (opts.name !== undefined && (opts.name.includes("/") || explainInvalidKey(opts.name) !== null)) {
-      throw internal(`invalid materialize name ${JSON.stringify(opts.name)}`);
-    }
-    const target = opts.name === undefined ? path.join(scratchDir, ...key.split("/")) : path.join(scratchDir, opts.name);
+    const target = materializePath(key, scratchDir, opts.name);
     await mkdir(path.dirname(target), { recursive: true });
     const body = (await openObject(key, {})) ?? Readable.from([]);
     try {
