@@ -22,7 +22,7 @@ import { runBaseline } from "./lib/baseline.mjs";
 import { runJob } from "./lib/client.mjs";
 import { MERGE_IMAGES, ZIP_FILES, mergeDirect, mergeThroughApi, zipDirect, zipThroughApi } from "./lib/compose.mjs";
 import { reportEngineBenches, runEngineBenches } from "./lib/engines.mjs";
-import { benchStorage, reportStorage } from "./lib/storage.mjs";
+import { benchStorage, reportStorage, startS3rverProcess } from "./lib/storage.mjs";
 import { makeInputs } from "./lib/images.mjs";
 import { descendants, procAvailable, servicesCpuByPid, servicesCpuDelta, splitCpuSeconds, systemCpuSeconds } from "./lib/procstat.mjs";
 import { freePort, live, startServer, stopAll } from "./lib/server.mjs";
@@ -217,7 +217,8 @@ async function runEmbedded(inputs, tmp) {
   }
 }
 
-async function runScaled(inputs, tmp) {
+/** The scaled-out workloads with the files in a shared directory (`local`) or an S3 bucket on an s3rver process (`s3`). */
+async function runScaled(inputs, tmp, storage = "local") {
   const db = await createBenchDatabase();
   cleanups.push(async () => {
     await db.drop();
@@ -226,8 +227,25 @@ async function runScaled(inputs, tmp) {
   const redis = benchRedisPrefix();
   cleanups.push(async () => `${await redis.remove()} Redis keys under ${redis.prefix} deleted`);
   log(`  database ${db.name}, Redis prefix ${redis.prefix}`);
-  const shared = join(tmp, "scaled");
+  const shared = join(tmp, `scaled-${storage}`);
   await mkdir(join(shared, "files"), { recursive: true });
+  let storageEnv = { TRANSMUTE_STORAGE_DIR: join(shared, "files") };
+  if (storage === "s3") {
+    await mkdir(join(shared, "s3rver"), { recursive: true });
+    const s3 = await startS3rverProcess(join(shared, "s3rver"), "bench");
+    cleanups.push(async () => {
+      await s3.stop();
+      return `s3rver (pid ${s3.pid}) stopped`;
+    });
+    log(`  s3rver pid ${s3.pid} on ${s3.endpoint}`);
+    storageEnv = {
+      TRANSMUTE_STORAGE: "s3",
+      TRANSMUTE_S3_ENDPOINT: s3.endpoint,
+      TRANSMUTE_S3_BUCKET: "bench",
+      TRANSMUTE_S3_ACCESS_KEY_ID: "S3RVER",
+      TRANSMUTE_S3_SECRET_ACCESS_KEY: "S3RVER",
+    };
+  }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const key = `bench-${randomBytes(16).toString("hex")}`;
@@ -235,7 +253,7 @@ async function runScaled(inputs, tmp) {
     DATABASE_URL: db.url,
     REDIS_URL: REDIS_URL,
     TRANSMUTE_REDIS_PREFIX: redis.prefix,
-    TRANSMUTE_STORAGE_DIR: join(shared, "files"),
+    ...storageEnv,
     TRANSMUTE_API_KEY: key,
     TRANSMUTE_SECRET: randomBytes(24).toString("hex"),
     PUBLIC_URL: base,
@@ -255,7 +273,7 @@ async function runScaled(inputs, tmp) {
       gateway.remember();
       worker.remember();
     };
-    return await benchDeployment({ mode: "scaled", base, key, servers: [gateway, worker], dbName: db.name, inputs, remember });
+    return await benchDeployment({ mode: storage === "s3" ? "scaled-s3" : "scaled", base, key, servers: [gateway, worker], dbName: db.name, inputs, remember });
   } finally {
     for (const s of stops.reverse()) await s.stop();
   }
@@ -319,6 +337,8 @@ async function main() {
   } else {
     log(`\n[scaled] gateway process + worker process (Postgres, Redis/BullMQ), shared storage dir, pool of ${CORES}`);
     runs.push(await runScaled(inputs, tmp));
+    log(`\n[scaled-s3] the same, with the files in an S3 bucket (s3rver in a process of its own, on the same cores)`);
+    runs.push(await runScaled(inputs, tmp, "s3"));
   }
 
   // The external engines last, with no server of ours running beside them.

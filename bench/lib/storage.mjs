@@ -5,7 +5,8 @@
  * s3rver's; a second child that only loads the driver gives the floor to compare with. s3rver
  * is a JavaScript server writing to the local disk: the MB/s are its bound as much as ours.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -78,3 +79,32 @@ export function reportStorage(r, log) {
   log(`  put ${r.putMBps.toFixed(1)} MB/s, get ${r.getMBps.toFixed(1)} MB/s`);
   log(`  peak RSS of the process doing both: ${Math.round(r.peakMb)} MB (${Math.round(r.floorMb)} MB with the driver loaded and idle): ${Math.round(r.peakMb - r.floorMb)} MB for a ${r.mib} MiB transfer`);
 }
+
+/**
+ * Starts s3rver in a child process (bench/lib/s3rver-process.mjs) with `bucket` in `directory`;
+ * returns its endpoint and how to stop it. The legacy OpenSSL provider: s3rver pages listings
+ * with DES tokens.
+ */
+export async function startS3rverProcess(directory, bucket) {
+  const script = new URL("./s3rver-process.mjs", import.meta.url).pathname;
+  const child = spawn(process.execPath, ["--openssl-legacy-provider", script, directory, bucket], { stdio: ["ignore", "pipe", "inherit"] });
+  let buffered = "";
+  const port = await new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`s3rver exited with ${code} before it listened`)));
+    child.stdout.on("data", (chunk) => {
+      buffered += chunk;
+      const line = buffered.split("\n")[0];
+      if (buffered.includes("\n")) resolve(JSON.parse(line).port);
+    });
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      await once(child, "exit");
+    },
+  };
+}
+
