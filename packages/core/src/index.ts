@@ -19,3 +19,4 @@ export * from "./archive-options.js";
 export * from "./media-options.js";
 export * from "./secure-options.js";
 export * from "./secret-box.js";
+export * from "./redact.js";

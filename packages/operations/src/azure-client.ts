@@ -16,7 +16,7 @@ import type { Agent as HttpAgent, ClientRequestArgs } from "node:http";
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential, newPipeline, type StoragePipelineOptions } from "@azure/storage-blob";
-import { AppError, isAppError, type ErrorCode } from "@transmute/core";
+import { AppError, isAppError, redactAppError, redactSecrets, type ErrorCode } from "@transmute/core";
 import { createGuardedAgent, isUnreachableCode, retireAgent, type OutboundPolicy } from "@transmute/outbound";
 
 /** Longest silence of a connection in use (no byte either way) before its request fails. */
@@ -169,7 +169,7 @@ export function toAzureAppError(err: unknown, failure: AzureFailure): AppError {
   const e = (err ?? {}) as { name?: string; code?: string; message?: string; statusCode?: number };
   // The guarded agent's refusal comes back wrapped in a RestError that kept its code and message.
   if (e.code === "outbound_refused") return new AppError("outbound_refused", scrub(e.message ?? "The outbound policy refused the connection."));
-  if (isAppError(err)) return new AppError(err.code, scrub(err.message), { ...(err.detail ? { detail: scrub(err.detail) } : {}), retryable: err.retryable });
+  if (isAppError(err)) return redactAppError(err, scrub);
   if (failure.signal.aborted) return new AppError("canceled", "The task was stopped before the Azure transfer finished.");
   // A RestError without a service code (an answer without an error body) is named by its status.
   const code = e.code ?? (e.statusCode !== undefined ? `HTTP ${e.statusCode}` : (e.name ?? "Error"));
@@ -211,12 +211,8 @@ function hostOf(conn: AzureConnection): string {
  * (`sig=...`, as SDK messages show request URLs) replaced by "*****".
  */
 export function scrubAzureSecrets(text: string, conn: Pick<AzureConnection, "accountKey" | "sasToken">): string {
-  let out = text;
-  const secrets = [conn.accountKey, conn.sasToken, conn.sasToken ? safeDecode(conn.sasToken) : undefined];
-  for (const secret of secrets) {
-    if (!secret || secret.length < 4) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join("*****");
-  }
+  const secrets = [conn.accountKey, conn.sasToken, conn.sasToken ? safeDecode(conn.sasToken) : undefined].filter((s): s is string => s !== undefined && s.length >= 4);
+  const out = redactSecrets(text, new Set(secrets.flatMap((secret) => [secret, encodeURIComponent(secret)])));
   return out.replace(/(^|[?&;\s])sig=[^&\s"'<]+/gi, "$1sig=*****");
 }
 

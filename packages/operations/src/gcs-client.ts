@@ -23,7 +23,7 @@ import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
 import { Storage, type Bucket } from "@google-cloud/storage";
 import { DefaultTransporter, JWT } from "google-auth-library";
 import type { GaxiosPromise } from "gaxios";
-import { AppError, isAppError, type ErrorCode } from "@transmute/core";
+import { AppError, isAppError, REDACTED, redactAppError, redactSecrets, type ErrorCode } from "@transmute/core";
 import { createGuardedAgent, isUnreachableCode, type OutboundPolicy } from "@transmute/outbound";
 
 /** Google's storage endpoint (what the client uses without `endpoint`). */
@@ -256,7 +256,7 @@ interface ClientError {
 export function toGcsAppError(err: unknown, failure: GcsFailure): AppError {
   const { conn, object, direction } = failure;
   const scrub = (text: string) => scrubGcsSecrets(text, conn);
-  if (isAppError(err)) return new AppError(err.code, scrub(err.message), { ...(err.detail ? { detail: scrub(err.detail) } : {}), retryable: err.retryable });
+  if (isAppError(err)) return redactAppError(err, scrub);
   if (failure.signal.aborted) return new AppError("canceled", "The task was stopped before the Google Cloud Storage transfer finished.");
   const e = (err ?? {}) as ClientError;
   const message = typeof e.message === "string" ? e.message : String(err);
@@ -326,9 +326,6 @@ const TOKEN_PATTERNS = [/-----BEGIN [A-Z ]+-----[\s\S]*?(-----END [A-Z ]+-----|$
 /** `text` with the private key (whole or any line of it) and any token replaced by "*****". */
 export function scrubGcsSecrets(text: string, conn: GcsConnection): string {
   let out = text;
-  for (const pattern of TOKEN_PATTERNS) out = out.replace(pattern, "*****");
-  for (const secret of [conn.privateKey, ...conn.privateKey.split("\n").filter((line) => line.length >= 16 && !line.startsWith("-----"))]) {
-    if (secret && secret.length >= 4) out = out.split(secret).join("*****");
-  }
-  return out;
+  for (const pattern of TOKEN_PATTERNS) out = out.replace(pattern, REDACTED);
+  return redactSecrets(out, [conn.privateKey, ...conn.privateKey.split("\n").filter((line) => line.length >= 16 && !line.startsWith("-----"))]);
 }

@@ -7,7 +7,7 @@ import type { Agent as HttpAgent } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { AppError, isAppError, type ErrorCode } from "@transmute/core";
+import { AppError, isAppError, redactAppError, redactSecrets, type ErrorCode } from "@transmute/core";
 import { createGuardedAgent, isUnreachableCode, retireAgent, type OutboundPolicy } from "@transmute/outbound";
 
 /** Longest wait for a TCP (and TLS) connection to the store. */
@@ -109,7 +109,7 @@ const CREDENTIAL_ERRORS = new Set(["InvalidAccessKeyId", "SignatureDoesNotMatch"
 export function toS3AppError(err: unknown, failure: S3Failure): AppError {
   const { conn, key, direction } = failure;
   const scrub = (text: string) => scrubSecrets(text, conn);
-  if (isAppError(err)) return new AppError(err.code, scrub(err.message), { ...(err.detail ? { detail: scrub(err.detail) } : {}), retryable: err.retryable });
+  if (isAppError(err)) return redactAppError(err, scrub);
   if (failure.signal.aborted) return new AppError("canceled", "The task was stopped before the S3 transfer finished.");
   const e = (err ?? {}) as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; $fault?: string };
   const name = e.name ?? "Error";
@@ -140,9 +140,5 @@ export function toS3AppError(err: unknown, failure: S3Failure): AppError {
 
 /** `text` with every credential of `conn` replaced by "*****". */
 export function scrubSecrets(text: string, conn: S3Connection): string {
-  let out = text;
-  for (const secret of [conn.secretAccessKey, conn.accessKeyId, conn.sessionToken]) {
-    if (secret && secret.length >= 4) out = out.split(secret).join("*****");
-  }
-  return out;
+  return redactSecrets(text, [conn.secretAccessKey, conn.accessKeyId, conn.sessionToken]);
 }

@@ -1,5 +1,5 @@
 /** How the S3 driver turns the SDK's errors into AppErrors, without ever leaking a credential. */
-import { AppError, isAppError } from "@transmute/core";
+import { AppError, isAppError, redactSecrets } from "@transmute/core";
 
 /** What identifies the store in an operator-facing `detail`. */
 export interface S3ErrorContext {
@@ -35,17 +35,9 @@ export function toStorageError(err: unknown, action: string, ctx: S3ErrorContext
   const e = (err ?? {}) as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; $fault?: string };
   const name = e.name ?? "Error";
   const status = e.$metadata?.httpStatusCode;
-  const detail = scrub(`S3 ${action} in bucket "${ctx.bucket}" failed: ${name}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? ""}`, ctx.secrets);
+  const detail = redactSecrets(`S3 ${action} in bucket "${ctx.bucket}" failed: ${name}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? ""}`, ctx.secrets);
   const transient = (e.code !== undefined && TRANSIENT_CODES.has(e.code)) || TRANSIENT_NAMES.has(name) || e.$fault === "server" || (status !== undefined && status >= 500);
   if (transient) return new AppError("service_unavailable", "File storage is unavailable, try again later.", { detail, retryable: true });
   // Credentials, a missing bucket, a wrong region: the operator's setting, not the caller's doing.
   return new AppError("internal_error", "Internal error", { detail });
-}
-
-function scrub(text: string, secrets: Array<string | undefined>): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret && secret.length >= 4) out = out.split(secret).join("*****");
-  }
-  return out;
 }
