@@ -5,15 +5,11 @@
  */
 import type { Agent as HttpAgent } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
-import { S3Client } from "@aws-sdk/client-s3";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { AppError, isAppError, redactAppError, redactSecrets, type ErrorCode } from "@transmute/core";
 import { createGuardedAgent, isUnreachableCode, retireAgent, type OutboundPolicy } from "@transmute/outbound";
+import { createS3Client, S3_IDLE_TIMEOUT_MS } from "@transmute/storage";
 
-/** Longest wait for a TCP (and TLS) connection to the store. */
-const CONNECT_TIMEOUT_MS = 15_000;
-/** Longest silence of an open connection (no byte either way) before the request fails. */
-const IDLE_TIMEOUT_MS = 60_000;
 /** Region signed for when only an endpoint is given (what S3-compatible stores expect). */
 const DEFAULT_REGION = "us-east-1";
 
@@ -57,22 +53,14 @@ export function createS3Session(conn: S3Connection, outbound: OutboundPolicy): S
   const agentOptions = { keepAlive: true, maxSockets: 8 };
   const httpAgent: HttpAgent = createGuardedAgent(outbound, { agentOptions });
   const httpsAgent: HttpsAgent = createGuardedAgent(outbound, { https: true, agentOptions });
-  const client = new S3Client({
+  const client = createS3Client({
     region: conn.region ?? DEFAULT_REGION,
     ...(conn.endpoint ? { endpoint: conn.endpoint, forcePathStyle: true } : {}),
-    credentials: {
-      accessKeyId: conn.accessKeyId,
-      secretAccessKey: conn.secretAccessKey,
-      ...(conn.sessionToken ? { sessionToken: conn.sessionToken } : {}),
-    },
-    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: IDLE_TIMEOUT_MS }),
-    maxAttempts: 3,
-    // The SDK's default CRC checksums (aws-chunked trailers) are refused by many S3-compatible
-    // stores; MD5/ETag integrity still applies where the API requires a checksum.
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    // Never the SDK's console logger: its debug output could carry signed headers.
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    accessKeyId: conn.accessKeyId,
+    secretAccessKey: conn.secretAccessKey,
+    sessionToken: conn.sessionToken,
+    httpAgent,
+    httpsAgent,
   });
   let closed = false;
   return {
@@ -118,7 +106,7 @@ export function toS3AppError(err: unknown, failure: S3Failure): AppError {
   const failCode: ErrorCode = direction === "import" ? "download_failed" : "processing_failed";
   const bucket = `"${conn.bucket}"`;
   if (name === "TimeoutError" || e.code === "ETIMEDOUT" || e.code === "ESOCKETTIMEDOUT") {
-    return new AppError("engine_timeout", `The S3 store did not answer within ${IDLE_TIMEOUT_MS / 1000} s.`, { detail, retryable: true });
+    return new AppError("engine_timeout", `The S3 store did not answer within ${S3_IDLE_TIMEOUT_MS / 1000} s.`, { detail, retryable: true });
   }
   if (name === "AbortError") return new AppError("canceled", "The S3 transfer was stopped.", { detail });
   if (CREDENTIAL_ERRORS.has(name) || status === 403) {
