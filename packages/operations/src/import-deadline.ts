@@ -1,6 +1,12 @@
-/** The time limit of the connector imports, on top of the task's own. */
+/** The limits of the connector imports: their time limit, on top of the task's own, and the prefix cap. */
 import { AppError } from "@transmute/core";
 import type { OperationContext } from "./context.js";
+
+/**
+ * Most objects one prefix import (key_prefix, file_prefix, blob_prefix) takes: a prefix is a
+ * batch, not a bucket mirror; past this the task fails before downloading anything.
+ */
+export const MAX_PREFIX_OBJECTS = 1000;
 
 /** A running import's deadline: `min(TRANSMUTE_IMPORT_URL_TIMEOUT_SECONDS, the task's timeout)`. */
 export interface ImportDeadline {

@@ -54,3 +54,8 @@ export function nameFromContentDisposition(header: string | undefined): string |
   const value = plain?.[2] ?? plain?.[1];
   return value ? sanitizeFilename(value.trim()) : null;
 }
+
+/** The file name of an object in a store (S3 key, GCS object, Azure blob): its last path segment, or "file". */
+export function nameOfObjectKey(key: string): string {
+  return sanitizeFilename(key.split("/").filter(Boolean).pop() ?? "") || "file";
+}

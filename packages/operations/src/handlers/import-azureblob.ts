@@ -6,13 +6,9 @@ import type { Readable } from "node:stream";
 import { AppError, sanitizeFilename } from "@transmute/core";
 import type { OperationContext, OperationHandler } from "../context.js";
 import { azureConnectionOf, createAzureSession, toAzureAppError, type AzureConnection, type AzureSession } from "../azure-client.js";
-import { startImportDeadline } from "../import-deadline.js";
+import { MAX_PREFIX_OBJECTS, startImportDeadline } from "../import-deadline.js";
+import { nameOfObjectKey } from "../names.js";
 
-/**
- * Most blobs one blob_prefix import takes: a prefix is a batch, not a container mirror; past
- * this the task fails before downloading anything, and the caller narrows the prefix.
- */
-export const MAX_PREFIX_BLOBS = 1000;
 /** Re-requests of the rest of a blob after its download stream broke (the SDK's default is 5). */
 const DOWNLOAD_RESUMES = 2;
 
@@ -28,14 +24,14 @@ export const importAzureBlob: OperationHandler = {
       if (typeof payload.blob === "string") {
         blob = payload.blob;
         const given = typeof payload.filename === "string" ? sanitizeFilename(payload.filename) : "";
-        await download(ctx, session, blob, given || nameOfBlob(blob));
+        await download(ctx, session, blob, given || nameOfObjectKey(blob));
         return { result: { container: conn.container, blobs: [blob] } };
       }
       const prefix = String(payload.blob_prefix);
       const blobs = await listPrefix(session, conn, prefix, ctx.limits.importUrlMaxBytes);
       for (const [i, name] of blobs.entries()) {
         blob = name;
-        await download(ctx, session, name, nameOfBlob(name));
+        await download(ctx, session, name, nameOfObjectKey(name));
         ctx.progress(((i + 1) / blobs.length) * 100);
       }
       return { result: { container: conn.container, blobs } };
@@ -78,17 +74,12 @@ async function listPrefix(session: AzureSession, conn: AzureConnection, prefix: 
         throw new AppError("payload_too_large", `The blob "${item.name}" is larger than the limit of ${maxBytes} bytes.`);
       }
       blobs.push(item.name);
-      if (blobs.length > MAX_PREFIX_BLOBS) {
-        throw new AppError("limit_exceeded", `More than ${MAX_PREFIX_BLOBS} blobs are under blob_prefix "${prefix}" in container "${conn.container}"; use a narrower prefix.`);
+      if (blobs.length > MAX_PREFIX_OBJECTS) {
+        throw new AppError("limit_exceeded", `More than ${MAX_PREFIX_OBJECTS} blobs are under blob_prefix "${prefix}" in container "${conn.container}"; use a narrower prefix.`);
       }
     }
   }
   if (blobs.length === 0) throw new AppError("download_failed", `There is no blob under blob_prefix "${prefix}" in container "${conn.container}".`);
   // The service lists in name order already; make it certain (UTF-8 byte order).
   return blobs.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-}
-
-/** The file name of a blob: its name's last segment. */
-function nameOfBlob(blob: string): string {
-  return sanitizeFilename(blob.split("/").filter(Boolean).pop() ?? "") || "file";
 }

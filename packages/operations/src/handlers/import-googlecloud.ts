@@ -7,13 +7,9 @@ import type { Bucket } from "@google-cloud/storage";
 import { AppError, isAppError, sanitizeFilename } from "@transmute/core";
 import type { OperationContext, OperationHandler } from "../context.js";
 import { createGcsSession, gcsConnectionOf, toGcsAppError, type GcsConnection } from "../gcs-client.js";
-import { startImportDeadline } from "../import-deadline.js";
+import { MAX_PREFIX_OBJECTS, startImportDeadline } from "../import-deadline.js";
+import { nameOfObjectKey } from "../names.js";
 
-/**
- * Most objects one file_prefix import takes: a prefix is a batch, not a bucket mirror; past
- * this the task fails before downloading anything, and the caller narrows the prefix.
- */
-export const MAX_PREFIX_OBJECTS = 1000;
 /** Objects asked for per list page (GCS's own maximum is 1000). */
 const PAGE_SIZE = 1000;
 
@@ -41,14 +37,14 @@ export const importGooglecloud: OperationHandler = {
         object = payload.file;
         const listed = await stat(session.bucket, object, ctx.limits.importUrlMaxBytes);
         const given = typeof payload.filename === "string" ? sanitizeFilename(payload.filename) : "";
-        await download(ctx, session.bucket, listed, given || nameOfObject(object), signal);
+        await download(ctx, session.bucket, listed, given || nameOfObjectKey(object), signal);
         return { result: { bucket: conn.bucket, objects: [object] } };
       }
       const prefix = String(payload.file_prefix);
       const objects = await listPrefix(session.bucket, conn, prefix, ctx.limits.importUrlMaxBytes);
       for (const [i, listed] of objects.entries()) {
         object = listed.name;
-        await download(ctx, session.bucket, listed, nameOfObject(listed.name), signal);
+        await download(ctx, session.bucket, listed, nameOfObjectKey(listed.name), signal);
         ctx.progress(((i + 1) / objects.length) * 100);
       }
       return { result: { bucket: conn.bucket, objects: objects.map((o) => o.name) } };
@@ -112,9 +108,4 @@ async function listPrefix(bucket: Bucket, conn: GcsConnection, prefix: string, m
 
 function tooLarge(name: string, maxBytes: number, size?: number): AppError {
   return new AppError("file_too_large", `The object "${name}" is larger than the import limit of ${maxBytes} bytes${size !== undefined ? ` (${size} bytes)` : ""}.`);
-}
-
-/** The file name of an object: its name's last segment. */
-function nameOfObject(name: string): string {
-  return sanitizeFilename(name.split("/").filter(Boolean).pop() ?? "") || "file";
 }

@@ -6,14 +6,9 @@ import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { AppError, sanitizeFilename } from "@transmute/core";
 import type { OperationContext, OperationHandler } from "../context.js";
-import { startImportDeadline } from "../import-deadline.js";
+import { MAX_PREFIX_OBJECTS, startImportDeadline } from "../import-deadline.js";
+import { nameOfObjectKey } from "../names.js";
 import { createS3Session, s3ConnectionOf, toS3AppError, type S3Connection } from "../s3-client.js";
-
-/**
- * Most objects one key_prefix import takes: a prefix is a batch, not a bucket mirror; past
- * this the task fails before downloading anything, and the caller narrows the prefix.
- */
-export const MAX_PREFIX_OBJECTS = 1000;
 
 export const importS3: OperationHandler = {
   name: "import/s3",
@@ -28,14 +23,14 @@ export const importS3: OperationHandler = {
       if (typeof payload.key === "string") {
         key = payload.key;
         const given = typeof payload.filename === "string" ? sanitizeFilename(payload.filename) : "";
-        await download(ctx, session.client, conn, key, given || nameOfKey(key), signal);
+        await download(ctx, session.client, conn, key, given || nameOfObjectKey(key), signal);
         return { result: { keys: [key] } };
       }
       const prefix = String(payload.key_prefix);
       const objects = await listPrefix(session.client, conn, prefix, ctx.limits.importUrlMaxBytes, signal);
       for (const [i, object] of objects.entries()) {
         key = object;
-        await download(ctx, session.client, conn, object, nameOfKey(object), signal);
+        await download(ctx, session.client, conn, object, nameOfObjectKey(object), signal);
         ctx.progress(((i + 1) / objects.length) * 100);
       }
       return { result: { keys: objects } };
@@ -88,9 +83,4 @@ async function listPrefix(client: S3Client, conn: S3Connection, prefix: string, 
   if (keys.length === 0) throw new AppError("download_failed", `There is no object under key_prefix "${prefix}" in bucket "${conn.bucket}".`);
   // S3 lists in UTF-8 byte order already; some compatible stores do not.
   return keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-}
-
-/** The file name of an object: its key's last segment. */
-function nameOfKey(key: string): string {
-  return sanitizeFilename(key.split("/").filter(Boolean).pop() ?? "") || "file";
 }
